@@ -1,0 +1,220 @@
+"""The endpoint catalog: one row per Harvest list endpoint we load.
+
+Everything else (resources, docs, tests, benchmarks) reads this table, so adding an
+endpoint is adding a row. It is data only and imports nothing of ours. Facts (paths,
+records keys, which endpoints take ``updated_since``, permissions) come from
+``shared/harvest-api-v2.md`` sections 4 and 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column type groups. Money, hours, rates and percentages load as exact decimals;
+# ``date`` strings would otherwise stay text (dlt does not detect ISO dates).
+DATE = "date"
+DECIMAL = "decimal"
+TIMESTAMP = "timestamp"
+BIGINT = "bigint"
+TEXT = "text"
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """How a child endpoint hangs under a parent listing (one request per parent)."""
+
+    parent: str  # table name of the parent endpoint (its listing feeds the children)
+    parent_key: str  # column added to every child row: the parent's id
+    only_if_access_role: str | None = None  # fan out only over parents having this access role
+    empty_on_status: tuple[int, ...] = (404,)  # statuses that mean "this parent has no children"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One Harvest endpoint and how its records land in the destination."""
+
+    table: str  # destination table name == Harvest records key
+    path: str  # relative to the base URL; ``{parent_id}`` for fan-out children
+    permission: str  # the Harvest role/permission it needs, for 403 warnings
+    records_key: str | None = None  # None: a single object (company)
+    incremental: bool = True  # accepts ``updated_since``
+    primary_key: tuple[str, ...] = ("id",)
+    fan_out: FanOut | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # column -> data type
+    nested: dict[str, dict[str, str]] = field(default_factory=dict)  # list field -> its column types
+    timestamps: bool = True  # records carry created_at / updated_at
+
+    @property
+    def replaced_whole(self) -> bool:
+        """Top-level lists without ``updated_since`` are re-read whole and replace their table."""
+        return not self.incremental and self.fan_out is None
+
+
+_ASSIGNMENT_MONEY = {"budget": DECIMAL, "hourly_rate": DECIMAL}
+_LINE_ITEM = {"quantity": DECIMAL, "unit_price": DECIMAL, "amount": DECIMAL, "project__id": BIGINT}
+_INVOICE_ADMIN = "administrator, or manager with invoice permission"
+_ESTIMATE_ADMIN = "administrator, or manager with estimate permission"
+_USER_ADMIN = "administrator, or manager of the user's team"
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "company", "company", "any authenticated user", records_key=None, incremental=False,
+        primary_key=(), timestamps=False, columns={"weekly_capacity": BIGINT},
+    ),
+    Endpoint(
+        "clients", "clients", "administrator, or manager allowed to edit clients",
+        records_key="clients", columns={"address": TEXT},
+    ),
+    Endpoint(
+        "contacts", "contacts", "administrator, or manager allowed to edit clients",
+        records_key="contacts", columns={"title": TEXT, "client__id": BIGINT},
+    ),
+    Endpoint(
+        "invoices", "invoices", _INVOICE_ADMIN, records_key="invoices",
+        columns={
+            "amount": DECIMAL, "due_amount": DECIMAL, "tax": DECIMAL, "tax_amount": DECIMAL,
+            "tax2": DECIMAL, "tax2_amount": DECIMAL, "discount": DECIMAL, "discount_amount": DECIMAL,
+            "period_start": DATE, "period_end": DATE, "issue_date": DATE, "due_date": DATE,
+            "paid_date": DATE, "sent_at": TIMESTAMP, "paid_at": TIMESTAMP, "closed_at": TIMESTAMP,
+            "recurring_invoice_id": BIGINT, "estimate__id": BIGINT, "retainer__id": BIGINT,
+            "client__id": BIGINT, "creator__id": BIGINT,
+        },
+        nested={"line_items": _LINE_ITEM},
+    ),
+    Endpoint(
+        "invoice_messages", "invoices/{parent_id}/messages", _INVOICE_ADMIN,
+        records_key="invoice_messages", fan_out=FanOut("invoices", "invoice_id"),
+        columns={"send_reminder_on": DATE, "event_type": TEXT},
+    ),
+    Endpoint(
+        "invoice_payments", "invoices/{parent_id}/payments", _INVOICE_ADMIN,
+        records_key="invoice_payments", fan_out=FanOut("invoices", "invoice_id"),
+        columns={
+            "amount": DECIMAL, "paid_at": TIMESTAMP, "paid_date": DATE, "transaction_id": TEXT,
+            "payment_gateway__id": BIGINT, "payment_gateway__name": TEXT,
+        },
+    ),
+    Endpoint(
+        "invoice_item_categories", "invoice_item_categories", "administrator or project manager",
+        records_key="invoice_item_categories",
+    ),
+    Endpoint(
+        "estimates", "estimates", _ESTIMATE_ADMIN, records_key="estimates",
+        columns={
+            "amount": DECIMAL, "tax": DECIMAL, "tax_amount": DECIMAL, "tax2": DECIMAL,
+            "tax2_amount": DECIMAL, "discount": DECIMAL, "discount_amount": DECIMAL,
+            "issue_date": DATE, "sent_at": TIMESTAMP, "accepted_at": TIMESTAMP,
+            "declined_at": TIMESTAMP, "client__id": BIGINT, "creator__id": BIGINT,
+        },
+        nested={"line_items": {k: v for k, v in _LINE_ITEM.items() if k != "project__id"}},
+    ),
+    Endpoint(
+        "estimate_messages", "estimates/{parent_id}/messages", _ESTIMATE_ADMIN,
+        records_key="estimate_messages", fan_out=FanOut("estimates", "estimate_id"),
+        columns={"event_type": TEXT},
+    ),
+    Endpoint(
+        "estimate_item_categories", "estimate_item_categories", "administrator",
+        records_key="estimate_item_categories",
+    ),
+    Endpoint(
+        "expenses", "expenses", "any user (members see only their own expenses)",
+        records_key="expenses",
+        columns={
+            "total_cost": DECIMAL, "units": DECIMAL, "spent_date": DATE, "notes": TEXT,
+            "locked_reason": TEXT, "receipt__url": TEXT, "receipt__file_name": TEXT,
+            "receipt__file_size": BIGINT, "receipt__content_type": TEXT,
+            "expense_category__unit_price": DECIMAL, "expense_category__unit_name": TEXT,
+            "user_assignment__budget": DECIMAL, "user_assignment__hourly_rate": DECIMAL,
+            "invoice__id": BIGINT, "invoice__number": TEXT, "user__id": BIGINT,
+            "project__id": BIGINT, "client__id": BIGINT, "expense_category__id": BIGINT,
+        },
+    ),
+    Endpoint(
+        "expense_categories", "expense_categories", "administrator",
+        records_key="expense_categories", columns={"unit_price": DECIMAL, "unit_name": TEXT},
+    ),
+    Endpoint(
+        "tasks", "tasks", "administrator, or manager allowed to edit tasks",
+        records_key="tasks", columns={"default_hourly_rate": DECIMAL},
+    ),
+    Endpoint(
+        "time_entries", "time_entries", "any user (members see only their own time)",
+        records_key="time_entries",
+        columns={
+            "spent_date": DATE, "hours": DECIMAL, "hours_without_timer": DECIMAL,
+            "rounded_hours": DECIMAL, "billable_rate": DECIMAL, "cost_rate": DECIMAL,
+            "notes": TEXT, "locked_reason": TEXT, "timer_started_at": TIMESTAMP,
+            "started_time": TEXT, "ended_time": TEXT, "approval_status": TEXT,
+            "user__id": BIGINT, "client__id": BIGINT, "project__id": BIGINT, "task__id": BIGINT,
+            "project__code": TEXT,
+            "user_assignment__id": BIGINT, "user_assignment__budget": DECIMAL,
+            "user_assignment__hourly_rate": DECIMAL,
+            "task_assignment__id": BIGINT, "task_assignment__budget": DECIMAL,
+            "task_assignment__hourly_rate": DECIMAL,
+            "invoice__id": BIGINT, "invoice__number": TEXT,
+            "external_reference__id": TEXT, "external_reference__group_id": TEXT,
+            "external_reference__account_id": TEXT, "external_reference__permalink": TEXT,
+            "external_reference__service": TEXT, "external_reference__service_icon_url": TEXT,
+        },
+    ),
+    Endpoint(
+        "projects", "projects", "administrator, or manager of the projects",
+        records_key="projects",
+        columns={
+            "budget": DECIMAL, "over_budget_notification_percentage": DECIMAL,
+            "cost_budget": DECIMAL, "hourly_rate": DECIMAL, "fee": DECIMAL,
+            "starts_on": DATE, "ends_on": DATE, "over_budget_notification_date": DATE,
+            "code": TEXT, "notes": TEXT, "client__id": BIGINT,
+        },
+    ),
+    Endpoint(
+        "user_assignments", "user_assignments", "administrator, or manager of the projects",
+        records_key="user_assignments",
+        columns={**_ASSIGNMENT_MONEY, "project__id": BIGINT, "user__id": BIGINT, "project__code": TEXT},
+    ),
+    Endpoint(
+        "task_assignments", "task_assignments", "administrator or project manager",
+        records_key="task_assignments",
+        columns={**_ASSIGNMENT_MONEY, "project__id": BIGINT, "task__id": BIGINT, "project__code": TEXT},
+    ),
+    Endpoint(
+        "project_assignments", "users/{parent_id}/project_assignments", _USER_ADMIN,
+        records_key="project_assignments", fan_out=FanOut("users", "user_id"),
+        columns={**_ASSIGNMENT_MONEY, "project__id": BIGINT, "client__id": BIGINT, "project__code": TEXT},
+        nested={"task_assignments": {**_ASSIGNMENT_MONEY, "task__id": BIGINT}},
+    ),
+    Endpoint(
+        "roles", "roles", "administrator", records_key="roles", incremental=False,
+        nested={"user_ids": {"value": BIGINT}},
+    ),
+    Endpoint(
+        "users", "users", _USER_ADMIN, records_key="users",
+        columns={"default_hourly_rate": DECIMAL, "cost_rate": DECIMAL, "weekly_capacity": BIGINT},
+    ),
+    Endpoint(
+        "billable_rates", "users/{parent_id}/billable_rates",
+        "administrator, or manager allowed to edit billable rates", records_key="billable_rates",
+        incremental=False, fan_out=FanOut("users", "user_id"),
+        columns={"amount": DECIMAL, "start_date": DATE, "end_date": DATE},
+    ),
+    Endpoint(
+        "cost_rates", "users/{parent_id}/cost_rates", "administrator", records_key="cost_rates",
+        incremental=False, fan_out=FanOut("users", "user_id"),
+        columns={"amount": DECIMAL, "start_date": DATE, "end_date": DATE},
+    ),
+    Endpoint(
+        "teammates", "users/{parent_id}/teammates", "administrator", records_key="teammates",
+        incremental=False, primary_key=("user_id", "id"), timestamps=False,
+        fan_out=FanOut("users", "user_id", only_if_access_role="manager", empty_on_status=(404, 422)),
+    ),
+)
+
+BY_TABLE: dict[str, Endpoint] = {e.table: e for e in ENDPOINTS}
+TABLES: tuple[str, ...] = tuple(BY_TABLE)
+FAN_OUT_PARENTS: tuple[str, ...] = tuple(dict.fromkeys(e.fan_out.parent for e in ENDPOINTS if e.fan_out))
+
+
+def children_of(parent: str) -> tuple[Endpoint, ...]:
+    """The endpoints that fan out over ``parent``'s ids."""
+    return tuple(e for e in ENDPOINTS if e.fan_out and e.fan_out.parent == parent)

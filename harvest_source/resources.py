@@ -1,0 +1,236 @@
+"""Build dlt resources from the endpoint catalog.
+
+Three shapes, all read from ``endpoints.ENDPOINTS``:
+
+* a plain list endpoint: one resource, ``dlt.sources.incremental`` on ``updated_at``
+  sent as ``updated_since`` (or a whole reload for lists without it);
+* a fan-out parent (invoices, estimates, users): a hidden listing resource whose pages
+  feed the parent's own table and its children, so the parents are listed once per run;
+* a fan-out child: a transformer over those pages that asks Harvest for the children of
+  the parents its ``ChildWindow`` says can have changed, many parents at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+import pendulum
+from dlt.extract.resource import DltResource
+
+from .client import HarvestClient
+from .endpoints import ENDPOINTS, Endpoint, children_of
+from .errors import HarvestError, HarvestPermissionError
+from .fanout import ChildWindow, combine_bounds, shift
+from .hints import nested_hints, table_columns
+from .report import RunReport
+from .settings import EPOCH
+
+log = logging.getLogger("harvest_source")
+
+Page = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run settings the resources need (already validated by the source)."""
+
+    start: str | None  # ISO lower bound for the first run, None = everything
+    lookback_s: float
+    sweep_interval_h: float
+    force_sweep: bool
+    strict: bool
+    concurrency: int
+
+
+class Builder:
+    """Turns catalog rows into resources sharing one client, report and thread pool."""
+
+    def __init__(self, client: HarvestClient, report: RunReport, options: Options) -> None:
+        self.client, self.report, self.options = client, report, options
+        self._pool: ThreadPoolExecutor | None = None
+
+    def build(self) -> list[DltResource]:
+        resources: list[DltResource] = []
+        for endpoint in ENDPOINTS:
+            if endpoint.fan_out:
+                continue
+            children = children_of(endpoint.table)
+            if children:
+                resources.extend(self._family(endpoint, children))
+            else:
+                resources.append(self._plain(endpoint))
+        return resources
+
+    # -- shared pieces ---------------------------------------------------------------
+
+    def _incremental(self) -> dlt.sources.incremental[str]:
+        return dlt.sources.incremental(
+            "updated_at",
+            initial_value=self.options.start or EPOCH,
+            lag=self.options.lookback_s or None,
+        )
+
+    def _hints(self, endpoint: Endpoint) -> dict[str, Any]:
+        hints: dict[str, Any] = {
+            "name": endpoint.table,
+            "columns": table_columns(endpoint),
+            "nested_hints": nested_hints(endpoint),
+        }
+        if endpoint.replaced_whole or not endpoint.primary_key:
+            hints["write_disposition"] = "replace"
+        else:
+            hints["write_disposition"] = {"disposition": "merge", "strategy": "delete-insert"}
+            hints["primary_key"] = list(endpoint.primary_key)
+            if endpoint.fan_out:
+                # a parent's children are re-read whole: they replace that parent's old ones
+                hints["merge_key"] = endpoint.fan_out.parent_key
+        return hints
+
+    def _skip(self, tables: list[str], error: HarvestPermissionError, permission: str) -> None:
+        """A 403: warn and leave the table out (or fail in strict mode)."""
+        if self.options.strict:
+            raise error
+        reason = f"Harvest answered 403 on {error.path}: needs {permission}"
+        for table in tables:
+            log.warning("Skipping %s: %s. Use a token with that role, or leave it out with --resources.",
+                        table, reason)
+            self.report.skip(table, reason)
+
+    def _pages(self, endpoint: Endpoint, since: str | None) -> Iterator[Page]:
+        params = {"updated_since": since} if since and since != EPOCH else None
+        if endpoint.records_key is None:
+            yield [self.client.get_json(endpoint.path)]
+        else:
+            yield from self.client.iter_pages(endpoint.path, endpoint.records_key, params)
+
+    # -- plain endpoints -------------------------------------------------------------
+
+    def _plain(self, endpoint: Endpoint) -> DltResource:
+        def guarded(since: str | None) -> Iterator[Page]:
+            try:
+                yield from self._pages(endpoint, since)
+            except HarvestPermissionError as error:
+                self._skip([endpoint.table], error, endpoint.permission)
+
+        cursor = self._incremental()  # dlt binds an incremental given as the default argument
+
+        def changed_pages(updated_at: dlt.sources.incremental[str] = cursor) -> Iterator[Page]:
+            yield from guarded(updated_at.start_value)
+
+        def all_pages() -> Iterator[Page]:
+            yield from guarded(None)
+
+        pages = changed_pages if endpoint.incremental else all_pages
+        return dlt.resource(pages, parallelized=True, **self._hints(endpoint))()
+
+    # -- fan-out families --------------------------------------------------------------
+
+    def _family(self, parent: Endpoint, children: tuple[Endpoint, ...]) -> list[DltResource]:
+        run: dict[str, ChildWindow] = {}
+        consumers = [parent.table, *(c.table for c in children)]
+
+        def listing() -> Iterator[Page]:
+            selected = [t for t in consumers if t in dlt.current.source().selected_resources]
+            run.clear()
+            states = dlt.current.source_state().setdefault("resources", {})
+            bounds = [self._parent_bound(parent, states)] if parent.table in selected else []
+            for child in children:
+                if child.table in selected:
+                    window = self._open_window(states.setdefault(child.table, {}))
+                    run[child.table] = window
+                    bounds.append(window.listing_bound())
+            since = combine_bounds(bounds, self.options.start)
+            try:
+                yield from self._pages(parent, since)
+            except HarvestPermissionError as error:
+                self._skip(selected, error, parent.permission)
+
+        listing_resource = dlt.resource(listing, name=f"{parent.table}_listing", selected=False,
+                                        parallelized=True)
+
+        cursor = self._incremental()
+
+        def own_table(page: Page, updated_at: dlt.sources.incremental[str] = cursor) -> Page:
+            return page
+
+        table = dlt.transformer(own_table, data_from=listing_resource, **self._hints(parent))
+        return [listing_resource, table, *(self._child(c, listing_resource, run) for c in children)]
+
+    def _parent_bound(self, parent: Endpoint, states: dict[str, Any]) -> str | None:
+        """The updated_since the parent's own table needs: its cursor, minus the lookback."""
+        cursor = states.get(parent.table, {}).get("incremental", {}).get("updated_at", {})
+        last = cursor.get("last_value")
+        if not last:
+            return None
+        return shift(last, self.options.lookback_s) if self.options.lookback_s else last
+
+    def _open_window(self, state: dict[str, Any]) -> ChildWindow:
+        return ChildWindow.open(
+            state,
+            now=pendulum.now("UTC"),
+            sweep_interval_h=self.options.sweep_interval_h,
+            force_sweep=self.options.force_sweep,
+            lookback_s=self.options.lookback_s,
+        )
+
+    def _child(self, child: Endpoint, listing: DltResource, run: dict[str, ChildWindow]) -> DltResource:
+        fan_out = child.fan_out
+        assert fan_out is not None
+        def children(parents: Page) -> Iterator[Any]:
+            window = run.get(child.table)
+            if window is None or window.skipped:
+                return
+            wanted = [p for p in parents if window.wants(p) and _has_role(p, fan_out.only_if_access_role)]
+            window.visited(parents)
+            if wanted:
+                yield self._gather(child, [p["id"] for p in wanted], window)
+
+        return dlt.transformer(children, data_from=listing, **self._hints(child))
+
+    async def _gather(self, child: Endpoint, parent_ids: list[int], window: ChildWindow) -> Page:
+        """Fetch the children of many parents at once, on our pool, off dlt's event loop."""
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        fetch = self._child_fetcher(child)
+        try:
+            pages = await asyncio.gather(*(loop.run_in_executor(pool, fetch, pid) for pid in parent_ids))
+        except HarvestPermissionError as error:
+            window.rollback()
+            self._skip([child.table], error, child.permission)
+            return []
+        return [row for rows in pages for row in rows]
+
+    def _child_fetcher(self, child: Endpoint) -> Callable[[int], Page]:
+        fan_out = child.fan_out
+        assert fan_out is not None and child.records_key is not None
+
+        def fetch(parent_id: int) -> Page:
+            rows: Page = []
+            try:
+                for page in self.client.iter_pages(child.path.format(parent_id=parent_id), child.records_key):
+                    for row in page:
+                        row[fan_out.parent_key] = parent_id
+                    rows.extend(page)
+            except HarvestError as error:
+                if error.status in fan_out.empty_on_status and not isinstance(error, HarvestPermissionError):
+                    log.debug("%s: %s for parent %s, no children", child.table, error.status, parent_id)
+                    return []
+                raise
+            return rows
+
+        return fetch
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="harvest-fanout")
+        return self._pool
+
+
+def _has_role(parent: dict[str, Any], role: str | None) -> bool:
+    return role is None or role in (parent.get("access_roles") or ())
