@@ -101,6 +101,14 @@ class ChildWindow:
             saved["swept_at"] = self.now
         self.state[STATE_KEY] = saved
 
+    def rollback(self) -> None:
+        """Forget this run's progress (the child was skipped part-way, e.g. on a 403)."""
+        self.skipped = True
+        if self._original is None:
+            self.state.pop(STATE_KEY, None)
+        else:
+            self.state[STATE_KEY] = self._original
+
 
 def combine_bounds(bounds: Iterable[str | None], floor: str | None) -> str | None:
     """One listing serves several consumers: ask from the earliest bound any of them needs."""
@@ -110,11 +118,3 @@ def combine_bounds(bounds: Iterable[str | None], floor: str | None) -> str | Non
     earliest = min(values)  # type: ignore[type-var]
     return max(earliest, floor) if floor else earliest
 
-
-    def rollback(self) -> None:
-        """Forget this run's progress (the child was skipped part-way, e.g. on a 403)."""
-        self.skipped = True
-        if self._original is None:
-            self.state.pop(STATE_KEY, None)
-        else:
-            self.state[STATE_KEY] = self._original

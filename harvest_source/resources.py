@@ -103,6 +103,8 @@ class Builder:
             self.report.skip(table, reason)
 
     def _pages(self, endpoint: Endpoint, since: str | None) -> Iterator[Page]:
+        # remembered so a later run can refuse to mix two accounts in one dataset
+        dlt.current.source_state()["account_id"] = self.client.account_id
         params = {"updated_since": since} if since and since != EPOCH else None
         if endpoint.records_key is None:
             yield [self.client.get_json(endpoint.path)]

@@ -1,0 +1,52 @@
+"""The endpoint catalog matches DESIGN.md's table list and the API reference."""
+
+from __future__ import annotations
+
+from harvest_source import harvest_source
+from harvest_source.endpoints import BY_TABLE, ENDPOINTS, TABLES
+
+DESIGN_TABLES = [
+    "company", "clients", "contacts", "invoices", "invoice_messages", "invoice_payments",
+    "invoice_item_categories", "estimates", "estimate_messages", "estimate_item_categories", "expenses",
+    "expense_categories", "tasks", "time_entries", "projects", "user_assignments", "task_assignments",
+    "project_assignments", "roles", "users", "billable_rates", "cost_rates", "teammates",
+]
+
+
+def test_every_design_table_has_exactly_one_row():
+    assert sorted(TABLES) == sorted(DESIGN_TABLES)
+    assert len(ENDPOINTS) == 23
+
+
+def test_assignments_use_the_top_level_twins_never_per_project():
+    assert BY_TABLE["task_assignments"].path == "task_assignments"
+    assert BY_TABLE["user_assignments"].path == "user_assignments"
+    assert not any(e.path.startswith("projects/") for e in ENDPOINTS)
+
+
+def test_children_carry_their_parent_id_and_only_managers_have_teammates():
+    parents = {e.table: (e.fan_out.parent, e.fan_out.parent_key) for e in ENDPOINTS if e.fan_out}
+    assert parents == {
+        "invoice_messages": ("invoices", "invoice_id"), "invoice_payments": ("invoices", "invoice_id"),
+        "estimate_messages": ("estimates", "estimate_id"), "project_assignments": ("users", "user_id"),
+        "billable_rates": ("users", "user_id"), "cost_rates": ("users", "user_id"),
+        "teammates": ("users", "user_id"),
+    }
+    assert BY_TABLE["teammates"].fan_out.only_if_access_role == "manager"
+    assert BY_TABLE["teammates"].primary_key == ("user_id", "id")
+
+
+def test_resources_have_merge_keys_and_dispositions():
+    source = harvest_source(access_token="t", account_id="1", base_url="http://127.0.0.1:9/v2")
+    resources = source.resources
+    assert set(TABLES) <= set(resources)
+    for table in ("time_entries", "clients", "invoices", "users"):
+        hints = resources[table].compute_table_schema()
+        assert hints["write_disposition"] == "merge", table
+        assert hints["columns"]["id"]["primary_key"], table
+    payments = resources["invoice_payments"].compute_table_schema()
+    assert payments["columns"]["invoice_id"].get("merge_key")
+    assert resources["roles"].compute_table_schema()["write_disposition"] == "replace"
+    assert resources["company"].compute_table_schema()["write_disposition"] == "replace"
+    # hidden listings feed parents and children; they never become tables
+    assert not resources["invoices_listing"].selected
