@@ -73,20 +73,24 @@ def harvest_source(
     strict: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     rate_limit_window_s: float = DEFAULT_RATE_LIMIT_WINDOW_S,
-    client: Any = None,
+    max_attempts: int = 8,
+    max_retry_wait_s: float = 900.0,
+    timeout_s: float = 60.0,
     report: Any = None,
+    transport: Any = None,
 ) -> list[DltResource]:
     """Every Harvest list endpoint as a dlt resource (tables named like Harvest's records keys).
 
-    ``client`` and ``report`` let a caller share a ``HarvestClient`` (its request stats) and a
-    ``RunReport`` (skipped resources); by default the source makes its own.
+    ``report`` (a ``RunReport``) receives skipped resources and the client's request stats;
+    ``transport`` (an ``httpx`` transport) is for tests.
     """
-    if client is None:
-        client = HarvestClient(
-            access_token, account_id, base_url, user_agent=user_agent,
-            rate_limit=(100, float(rate_limit_window_s)),
-            max_connections=max(16, int(concurrency) * 2),
-        )
+    client = HarvestClient(
+        access_token, account_id, base_url, user_agent=user_agent, transport=transport,
+        timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
+        rate_limit=(100, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
+    )
+    report = report if report is not None else RunReport()
+    report.client_stats = client.stats
     options = Options(
         start=parse_start_date(start_date),
         lookback_s=float(lookback_seconds),
@@ -95,4 +99,4 @@ def harvest_source(
         strict=bool(strict),
         concurrency=max(1, int(concurrency)),
     )
-    return Builder(client, report if report is not None else RunReport(), options).build()
+    return Builder(client, report, options).build()

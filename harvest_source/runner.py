@@ -19,10 +19,9 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import check_resources, harvest_source, parse_start_date
-from .client import HarvestClient
 from .errors import HarvestConfigError, HarvestError
 from .report import RunReport
-from .settings import DATASET_NAME, DEFAULT_RATE_LIMIT_WINDOW_S, DUCKDB_FILE, PIPELINE_NAME
+from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
 
 log = logging.getLogger("harvest_source")
 
@@ -100,26 +99,19 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
     """Run one load and report; never raises for Harvest, config or pipeline errors."""
     started = time.monotonic()
     report = RunReport()
-    client: HarvestClient | None = None
     result = RunResult(exit_code=EXIT_FAILED)
     try:
         resources = check_resources(list(settings.resources)) if settings.resources else None
         start = parse_start_date(settings.start_date)
-        options = dict(settings.source_options)
-        client = HarvestClient(
-            access_token, account_id, base_url,
-            rate_limit=(100, float(options.get("rate_limit_window_s", DEFAULT_RATE_LIMIT_WINDOW_S))),
-            max_connections=32,
-        )
         pipeline = make_pipeline(settings)
         result.destination = describe_destination(pipeline, settings)
         _finish_pending(pipeline)
         _forget_orphaned_state(pipeline)
-        _guard_account(pipeline, client.account_id, settings.full_refresh)
+        _guard_account(pipeline, str(account_id).strip(), settings.full_refresh)
         source = harvest_source(
             access_token=access_token, account_id=account_id, base_url=base_url, start_date=start,
-            force_sweep=settings.force_sweep, strict=settings.strict, client=client, report=report,
-            **options,
+            force_sweep=settings.force_sweep, strict=settings.strict, report=report,
+            **settings.source_options,
         )
         if resources:
             source = source.with_resources(*resources)
@@ -132,13 +124,14 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
         result.error = _explain(error)
-    except PipelineStepFailed as error:
+    except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
+        log.debug("run failed", exc_info=True)
         result.error = _explain(_root_cause(error))
     finally:
         result.duration_s = time.monotonic() - started
         result.skipped = dict(report.skipped)
-        if client is not None:
-            stats = client.stats.snapshot()
+        if report.client_stats is not None:
+            stats = report.client_stats.snapshot()
             result.stats = stats
             result.requests = int(stats.get("requests", 0))
             result.retries = int(stats.get("retries", 0))
@@ -200,7 +193,8 @@ def _root_cause(error: BaseException) -> BaseException:
 
 def _explain(error: BaseException) -> str:
     if isinstance(error, HarvestError):
-        return f"{error}" + (f"\n  what to do: {error.hint}" if error.hint and error.hint not in str(error) else "")
+        hint = error.hint if error.hint and error.hint not in str(error) else ""
+        return f"{error}" + (f"\n  what to do: {hint}" if hint else "")
     if isinstance(error, ConfigFieldMissingException):
         return ("missing Harvest configuration: set SOURCES__HARVEST__ACCESS_TOKEN and "
                 "SOURCES__HARVEST__ACCOUNT_ID (or .dlt/secrets.toml [sources.harvest]), or try --demo")
