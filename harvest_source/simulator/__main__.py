@@ -1,0 +1,63 @@
+"""Command line: serve a generated Harvest account until interrupted; prints the base URL first."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+
+from .generator import SCALES
+from .runner import Simulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m harvest_source.simulator", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--scale", choices=sorted(SCALES), default="small")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--token", default=None, help="the administrator's token (default: any non-empty token)")
+    p.add_argument("--member-token", default=None, help="a token that acts as a member user")
+    p.add_argument("--account-id", type=int, default=None, help="accepted Harvest-Account-Id (default 1234567)")
+    p.add_argument("--rate-limit", choices=("off", "harvest"), default="off")
+    p.add_argument("--time-scale", type=float, default=1.0, help="divide the rate-limit windows by this")
+    p.add_argument("--latency-ms", type=float, default=0, help="added latency per request")
+    p.add_argument("--no-child-bumps-parent", action="store_true",
+                   help="payments and messages never bump their parent's updated_at")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    sim = Simulator(args.scale, args.seed, token=args.token, member_token=args.member_token,
+                    account_id=args.account_id, rate_limit=args.rate_limit, time_scale=args.time_scale,
+                    latency_ms=args.latency_ms, child_bumps_parent=not args.no_child_bumps_parent,
+                    host=args.host, port=args.port)
+    sim.start()
+    print(sim.base_url, flush=True)
+    counts = sim.counts()
+    print(
+        f"harvest simulator: scale={args.scale} seed={args.seed} generated in {time.perf_counter() - started:.1f}s; "
+        f"account id {sim.account_id}; admin token {'<any non-empty>' if args.token is None else args.token!r}"
+        f"{'; member token ' + repr(args.member_token) if args.member_token else ''}; "
+        f"{counts['time_entries']} time entries, {counts['invoices']} invoices, {counts['users']} users. "
+        f"Control: {sim.base_url[:-3]}/__sim__/stats. Ctrl-C stops.",
+        file=sys.stderr, flush=True,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The public face of the simulator: ``Simulator`` (start/stop, inspect, mutate, inject faults) and the
+``run_simulator`` context manager that serves it on a free port in a background thread."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from ._json import dumps, loads
+from .app import SimApp, read_json
+from .auth import DEFAULT_ACCOUNT_ID, DEFAULT_ADMIN_TOKEN, Authenticator
+from .generator import generate
+from .http_types import Response, json_response, message_error
+from .ratelimit import RateLimiter
+from .server import ServerThread
+from .store import PARENT_OF, TABLE_KEYS, Store
+
+
+class Simulator:
+    """A generated Harvest account served over HTTP. See the package docstring for the interface."""
+
+    def __init__(
+        self,
+        scale: str = "tiny",
+        seed: int = 1,
+        *,
+        token: str | None = None,
+        member_token: str | None = None,
+        account_id: int | None = None,
+        rate_limit: str = "off",
+        time_scale: float = 1.0,
+        latency_ms: float = 0,
+        child_bumps_parent: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.scale, self.seed = scale, seed
+        self.store = Store(seed)
+        generate(self.store, scale, seed)
+        self.store.ensure_derived()
+        self.store.child_bumps_parent = child_bumps_parent
+        self.account_id = int(account_id) if account_id is not None else DEFAULT_ACCOUNT_ID
+        self._token = token
+        self.member_token = member_token
+        self.admin_user_id: int = self.store.meta["admin_user_id"]
+        self.member_user_id: int | None = self.store.meta["member_user_id"]
+        self.manager_user_id: int | None = self.store.meta.get("manager_user_id")
+        self.auth = Authenticator(self.account_id, token, member_token, self.admin_user_id, self.member_user_id)
+        self.limiter = RateLimiter(rate_limit, time_scale)
+        self.app = SimApp(self.store, self.auth, self.limiter, latency_ms, control=self)
+        self._mutator = None
+        self._host, self._port = host, port
+        self._server: ServerThread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        if self._server is None:
+            self._server = ServerThread(self.app, self._host, self._port)
+            self.app.base = f"http://{self._server.host}:{self._server.port}"
+            self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        return self._server.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._server.host if self._server else self._host}:{self.port}/v2"
+
+    @property
+    def admin_token(self) -> str:
+        return self._token if self._token is not None else DEFAULT_ADMIN_TOKEN
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        """The three headers Harvest requires, for the administrator (or ``token``)."""
+        return {
+            "Authorization": f"Bearer {token or self.admin_token}",
+            "Harvest-Account-Id": str(self.account_id),
+            "User-Agent": "harvest-dlt tests (dev@example.com)",
+        }
+
+    @property
+    def child_bumps_parent(self) -> bool:
+        return self.store.child_bumps_parent
+
+    @child_bumps_parent.setter
+    def child_bumps_parent(self, value: bool) -> None:
+        self.store.child_bumps_parent = bool(value)
+
+    @property
+    def latency_ms(self) -> float:
+        return self.app.latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self.app.latency_ms = value
+
+    # -- inspection ---------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        return self.app.stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self.app.stats.reset()
+
+    def counts(self) -> dict[str, int]:
+        with self.store.lock:
+            return self.store.counts()
+
+    def records(self, key: str, parent_id: int | None = None) -> list[dict]:
+        """Records of ``key`` exactly as an administrator receives them (fresh copies), in list order."""
+        if key == "company":
+            return [loads(self.store.company_bytes)]
+        if key not in TABLE_KEYS:
+            raise KeyError(f"unknown records key {key!r}")
+        with self.store.lock:
+            table = self.store.table(key)
+            if parent_id is not None:
+                rows = table.children(parent_id)
+            elif key in PARENT_OF and key not in ("user_assignments", "task_assignments"):
+                parents = self.store.table(PARENT_OF[key]).ordered()
+                rows = [r for p in parents for r in table.children(p.id)]
+            else:
+                rows = table.ordered()
+            return [loads(r.data) for r in rows]
+
+    def now(self) -> str:
+        return self.store.clock.now_iso()
+
+    def advance_clock(self, seconds: int) -> str:
+        with self.store.lock:
+            self.store.clock.advance(seconds)
+        return self.now()
+
+    # -- change -------------------------------------------------------------------------------------
+    @property
+    def mutator(self):
+        if self._mutator is None:
+            from .mutations import Mutator
+
+            self._mutator = Mutator(self.store)
+        return self._mutator
+
+    def mutate(self, kind: str, **params: Any) -> dict[str, Any]:
+        """Apply one change with Harvest's side effects; returns what changed (ids by records key)."""
+        return self.mutator.apply(kind, **params)
+
+    def mutate_random(self, fraction: float = 0.01, seed: int | None = None) -> dict[str, list[int]]:
+        return self.mutator.random_changes(fraction, seed)
+
+    # -- faults -------------------------------------------------------------------------------------
+    def set_faults(self, rules: list[dict[str, Any]], seed: int = 0) -> None:
+        self.app.faults.set(rules, seed)
+
+    def clear_faults(self) -> None:
+        self.app.faults.clear()
+
+    # -- /__sim__/ ----------------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url, "account_id": self.account_id, "admin_token": self.admin_token,
+            "member_token": self.member_token, "admin_user_id": self.admin_user_id,
+            "member_user_id": self.member_user_id, "scale": self.scale, "seed": self.seed,
+            "rate_limit": self.limiter.mode, "time_scale": self.limiter.time_scale,
+            "child_bumps_parent": self.child_bumps_parent, "now": self.now(),
+        }
+
+    def handle_control(self, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
+        route = (method, path.rstrip("/"))
+        if route == ("GET", "/__sim__/stats"):
+            return json_response(self.stats())
+        if route == ("POST", "/__sim__/reset"):
+            self.reset_stats()
+            self.limiter.reset()
+            return json_response({"ok": True})
+        if route == ("GET", "/__sim__/counts"):
+            return json_response(self.counts())
+        if route == ("GET", "/__sim__/config"):
+            return json_response(self.config())
+        if route == ("GET", "/__sim__/clock"):
+            return json_response({"now": self.now()})
+        if route == ("POST", "/__sim__/clock"):
+            doc = read_json(body)
+            return json_response({"now": self.advance_clock(int(doc.get("advance", 1)))})
+        if route == ("POST", "/__sim__/mutate"):
+            doc = read_json(body)
+            kind = doc.pop("kind")
+            return Response(200, dumps(self.mutate(kind, **doc)))
+        if route == ("POST", "/__sim__/mutate_random"):
+            doc = read_json(body)
+            return json_response(self.mutate_random(float(doc.get("fraction", 0.01)), doc.get("seed")))
+        if route == ("POST", "/__sim__/faults"):
+            doc = read_json(body)
+            self.set_faults(doc.get("rules", []), int(doc.get("seed", 0)))
+            return json_response({"ok": True, "rules": len(doc.get("rules", []))})
+        if route == ("DELETE", "/__sim__/faults"):
+            self.clear_faults()
+            return json_response({"ok": True})
+        return message_error(404, f"unknown control route {method} {path}")
+
+
+@contextlib.contextmanager
+def run_simulator(
+    scale: str = "tiny",
+    seed: int = 1,
+    *,
+    token: str | None = None,
+    member_token: str | None = None,
+    account_id: int | None = None,
+    rate_limit: str = "off",
+    time_scale: float = 1.0,
+    latency_ms: float = 0,
+    child_bumps_parent: bool = True,
+    port: int = 0,
+    host: str = "127.0.0.1",
+) -> Iterator[Simulator]:
+    """Generate the account, serve it on ``host:port`` (0 = a free port) in a thread, stop on exit."""
+    sim = Simulator(scale, seed, token=token, member_token=member_token, account_id=account_id,
+                    rate_limit=rate_limit, time_scale=time_scale, latency_ms=latency_ms,
+                    child_bumps_parent=child_bumps_parent, host=host, port=port)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
