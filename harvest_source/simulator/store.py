@@ -71,11 +71,11 @@ class Row:
 
     __slots__ = (
         "id", "parent", "updated", "date", "active", "user_id", "client_id", "project_id", "task_id",
-        "is_billed", "is_running", "ext_ref", "state", "extra", "data",
+        "is_billed", "is_running", "ext_ref", "state", "invoice_id", "extra", "data",
     )
 
     def __init__(self) -> None:
-        self.parent = self.updated = self.date = self.active = None
+        self.parent = self.updated = self.date = self.active = self.invoice_id = None
         self.user_id = self.client_id = self.project_id = self.task_id = None
         self.is_billed = self.is_running = self.ext_ref = self.state = self.extra = None
 
@@ -102,6 +102,7 @@ def derive(key: str, obj: dict, parent: int | None) -> Row:
         r.task_id = obj["task"]["id"]
         r.is_billed = obj["is_billed"]
         r.is_running = obj["is_running"]
+        r.invoice_id = _ref_id(obj, "invoice")
         ext = obj.get("external_reference")
         r.ext_ref = ext["id"] if ext else None
         r.extra = (obj["hours"], obj["billable"], obj["billable_rate"] or 0, obj["client"]["currency"])
@@ -110,6 +111,7 @@ def derive(key: str, obj: dict, parent: int | None) -> Row:
         r.client_id = obj["client"]["id"]
         r.project_id = obj["project"]["id"]
         r.is_billed = obj["is_billed"]
+        r.invoice_id = _ref_id(obj, "invoice")
         r.extra = (obj["total_cost"], obj["billable"], obj["client"]["currency"], obj["expense_category"]["id"])
     elif key == "invoices":
         r.client_id = obj["client"]["id"]
@@ -221,6 +223,7 @@ class Store:
         self.child_bumps_parent = True
         self._derived_dirty = True
         self._objs_cache: dict[str, dict[int, dict]] = {}
+        self._top_ids: dict[str, int] = {}
 
     # -- writes -------------------------------------------------------------------------------------
     def set_company(self, obj: dict) -> None:
@@ -270,10 +273,17 @@ class Store:
         return cached
 
     def next_id(self, key: str) -> int:
-        """A fresh id above every id of the table (ids grow with creation time)."""
-        rows = self.tables[key].rows
-        top = max((r.id for r in rows.values()), default=1000)
-        return top + self.rng.randint(1, 9)
+        """A fresh id above every id the table ever had (ids grow with creation time, never reused)."""
+        top = self._top_ids.get(key)
+        if top is None:
+            top = max((r.id for r in self.tables[key].rows.values()), default=1000)
+        top += self.rng.randint(1, 9)
+        self._top_ids[key] = top
+        return top
+
+    def mark_derived_dirty(self) -> None:
+        self._derived_dirty = True
+        self._touched("users")
 
     # -- derived tables -----------------------------------------------------------------------------
     def ensure_derived(self) -> None:
