@@ -38,7 +38,7 @@ class Simulator:
         self.scale, self.seed = scale, seed
         self.store = Store(seed)
         generate(self.store, scale, seed)
-        self.store.ensure_derived()
+        self.store.warm()
         self.store.child_bumps_parent = child_bumps_parent
         self.account_id = int(account_id) if account_id is not None else DEFAULT_ACCOUNT_ID
         self._token = token

@@ -7,6 +7,7 @@ itself so the bytes and the index can never disagree. Mutations decode, change a
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from collections.abc import Callable, Iterable
@@ -137,12 +138,29 @@ def derive(key: str, obj: dict, parent: int | None) -> Row:
     return r
 
 
+def _key_id_desc(r: Row) -> int:
+    return -r.id
+
+
+def _key_id_asc(r: Row) -> int:
+    return r.id
+
+
+def _key_date_desc(r: Row) -> tuple[int, int]:
+    return (-int(r.date.replace("-", "")), -r.id)
+
+
+_SORT_KEYS = {"id_desc": _key_id_desc, "id_asc": _key_id_asc, "date_desc": _key_date_desc}
+
+
 class Table:
-    """Records of one key, by id (or by (parent, id) for teammates), with lazily rebuilt orderings."""
+    """Records of one key, by id (or by (parent, id) for teammates), with the documented ordering kept
+    incrementally (a create or delete on 200k time entries is a bisect, not a re-sort)."""
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.order = ORDER[key]
+        self.sort_key = _SORT_KEYS[self.order]
         self.unique = key != "teammates"
         self.rows: dict[Any, Row] = {}
         self._ordered: list[Row] | None = None
@@ -159,39 +177,48 @@ class Table:
         old = self.rows.get(k)
         if old is None:
             self.rows[k] = row
-            self._invalidate()
+            if self._ordered is not None:
+                bisect.insort(self._ordered, row, key=self.sort_key)
+            self._by_parent = None
             return
         moved = old.date != row.date or old.parent != row.parent
+        if moved:
+            self._unlink(old)
         for slot in Row.__slots__:
             setattr(old, slot, getattr(row, slot))
         if moved:
-            self._invalidate()
+            if self._ordered is not None:
+                bisect.insort(self._ordered, old, key=self.sort_key)
+            self._by_parent = None
 
     def remove(self, row_id: int, parent: int | None = None) -> Row | None:
         row = self.rows.pop(self._k(row_id, parent), None)
         if row is not None:
-            self._invalidate()
+            self._unlink(row)
+            self._by_parent = None
         return row
+
+    def _unlink(self, row: Row) -> None:
+        """Take ``row`` out of the ordered list (found by bisect on its current key)."""
+        if self._ordered is None:
+            return
+        i = bisect.bisect_left(self._ordered, self.sort_key(row), key=self.sort_key)
+        while i < len(self._ordered) and self._ordered[i] is not row:
+            i += 1
+        if i < len(self._ordered):
+            del self._ordered[i]
+        else:  # not found (should not happen): fall back to a rebuild
+            self._ordered = None
 
     def clear(self) -> None:
         self.rows.clear()
-        self._invalidate()
-
-    def _invalidate(self) -> None:
         self._ordered = None
         self._by_parent = None
 
     def ordered(self) -> list[Row]:
         """All rows in the endpoint's documented order."""
         if self._ordered is None:
-            rows = list(self.rows.values())
-            if self.order == "id_desc":
-                rows.sort(key=lambda r: r.id, reverse=True)
-            elif self.order == "id_asc":
-                rows.sort(key=lambda r: r.id)
-            else:
-                rows.sort(key=lambda r: (r.date, r.id), reverse=True)
-            self._ordered = rows
+            self._ordered = sorted(self.rows.values(), key=self.sort_key)
         return self._ordered
 
     def children(self, parent: int) -> list[Row]:
@@ -286,6 +313,14 @@ class Store:
         self._touched("users")
 
     # -- derived tables -----------------------------------------------------------------------------
+    def warm(self) -> None:
+        """Build every ordering and derived table now, so no request pays for a 200k-row sort."""
+        self.ensure_derived()
+        for table in self.tables.values():
+            table.ordered()
+            if table.key in PARENT_OF:
+                table.children(0)
+
     def ensure_derived(self) -> None:
         if not self._derived_dirty:
             return

@@ -48,3 +48,17 @@ def test_cli_prints_base_url():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_keep_alive_and_nodelay():
+    import socket
+
+    with run_simulator("tiny", 1) as sim, client_for(sim) as c:
+        for _ in range(5):
+            assert c.get("/company").status_code == 200
+        conns = list(sim._server.httpd._conns)
+        assert len(conns) == 1  # five requests, one connection
+        assert conns[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        r = c.get("/clients")
+        assert int(r.headers["content-length"]) == len(r.content)
+        assert r.http_version == "HTTP/1.1"

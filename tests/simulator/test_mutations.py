@@ -216,3 +216,20 @@ def test_mutate_over_http_and_random(fresh):
     assert set(_changed_since(client, "/clients", since)) >= set(changed["clients"])
     counts = httpx.get(f"{base}/__sim__/counts").json()
     assert counts == sim.counts()
+
+
+def test_orderings_stay_exact_after_many_changes(fresh):
+    sim, client = fresh
+    entries = sim.records("time_entries")
+    sim.mutate("update", key="time_entries", id=entries[-1]["id"], fields={"spent_date": "2024-12-01"})
+    for i in range(5):
+        sim.mutate("create", key="time_entries", spent_date=f"2024-11-2{i}")
+        sim.mutate("delete", key="time_entries", id=entries[i * 3]["id"])
+        sim.mutate("create", key="invoices")
+        sim.mutate("add_payment", invoice_id=_open_invoice(sim)["id"], amount=1)
+    for key, table in sim.store.tables.items():
+        assert table.ordered() == sorted(table.rows.values(), key=table.sort_key), key
+    served = client.get("/time_entries").json()["time_entries"]
+    assert [(t["spent_date"], t["id"]) for t in served] == sorted(((t["spent_date"], t["id"]) for t in served),
+                                                                 reverse=True)
+    assert served == sim.records("time_entries")
