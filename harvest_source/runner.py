@@ -51,7 +51,8 @@ class RunResult:
     """The outcome and the figures a summary shows."""
 
     exit_code: int
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # rows loaded per table
+    new_rows: dict[str, int] = field(default_factory=dict)  # net rows added per table
     requests: int = 0
     retries: int = 0
     throttled: int = 0
@@ -108,6 +109,7 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         _finish_pending(pipeline)
         _forget_orphaned_state(pipeline)
         _guard_account(pipeline, str(account_id).strip(), settings.full_refresh)
+        before = {} if settings.full_refresh else table_counts(pipeline)
         source = harvest_source(
             access_token=access_token, account_id=account_id, base_url=base_url, start_date=start,
             force_sweep=settings.force_sweep, strict=settings.strict, report=report,
@@ -121,6 +123,8 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
             refresh="drop_sources" if settings.full_refresh else None,
         )
         result.rows = _row_counts(pipeline)
+        after = table_counts(pipeline, list(result.rows))
+        result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
         result.error = _explain(error)
@@ -181,6 +185,30 @@ def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
     return {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
 
 
+def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None) -> dict[str, int]:
+    """Rows per table in the destination now ({} when the dataset does not exist yet)."""
+    if tables is None:
+        if not pipeline.default_schema_name:
+            return {}
+        tables = [t for t in pipeline.default_schema.data_table_names() if not t.startswith("_dlt")]
+    names = list(tables)
+    counts: dict[str, int] = {}
+    if not names:
+        return counts
+    try:
+        with pipeline.sql_client() as client:
+            for name in names:
+                try:
+                    counts[name] = client.execute_sql(
+                        f"SELECT count(*) FROM {client.make_qualified_table_name(name)}"
+                    )[0][0]
+                except Exception:  # a table this run did not create
+                    continue
+    except Exception:
+        return {}
+    return counts
+
+
 def _root_cause(error: BaseException) -> BaseException:
     """The Harvest or config error behind a dlt step failure, if there is one."""
     seen: BaseException | None = error
@@ -214,7 +242,10 @@ def format_summary(result: RunResult) -> str:
     lines = ["", "Harvest load summary", "--------------------"]
     if result.rows:
         width = max(len(t) for t in result.rows)
-        lines += [f"  {t:<{width}}  {n:>9,}" for t, n in result.rows.items()]
+        lines.append(f"  {'table':<{width}}  {'loaded':>9}  {'new':>9}  {'updated':>9}")
+        for table, loaded in result.rows.items():
+            new = max(0, result.new_rows.get(table, loaded))
+            lines.append(f"  {table:<{width}}  {loaded:>9,}  {new:>9,}  {max(0, loaded - new):>9,}")
     elif result.exit_code != EXIT_FAILED:
         lines.append("  no changes since the last run: nothing to load")
     lines.append(f"requests: {result.requests:,}  retries: {result.retries:,}  429s: {result.throttled:,}")

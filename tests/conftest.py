@@ -36,7 +36,8 @@ class Loader:
         self.file = str(folder / f"{name}.duckdb")
 
     def run(self, **settings: Any) -> RunResult:
-        source_options = settings.pop("source_options", {})
+        # the simulator does not rate-limit unless asked: do not pace at Harvest's real speed
+        source_options = {"rate_limit_window_s": 0.001, **settings.pop("source_options", {})}
         run_settings = RunSettings(
             duckdb_file=self.file, pipeline_name=self.name, pipelines_dir=str(self.folder / "pipelines"),
             source_options=source_options, **settings,

@@ -28,6 +28,7 @@ def _account_env(sim, token: str) -> dict[str, str]:
         "SOURCES__HARVEST__ACCESS_TOKEN": token,
         "SOURCES__HARVEST__ACCOUNT_ID": str(sim.account_id),
         "SOURCES__HARVEST__BASE_URL": sim.base_url,
+        "SOURCES__HARVEST__RATE_LIMIT_WINDOW_S": "0.001",
     }
 
 
