@@ -233,3 +233,15 @@ def test_orderings_stay_exact_after_many_changes(fresh):
     assert [(t["spent_date"], t["id"]) for t in served] == sorted(((t["spent_date"], t["id"]) for t in served),
                                                                  reverse=True)
     assert served == sim.records("time_entries")
+
+
+def test_control_clock_and_config(fresh):
+    sim, _ = fresh
+    base = sim.base_url[: -len("/v2")]
+    cfg = httpx.get(f"{base}/__sim__/config").json()
+    assert cfg["base_url"] == sim.base_url and cfg["account_id"] == sim.account_id
+    before = httpx.get(f"{base}/__sim__/clock").json()["now"]
+    after = httpx.post(f"{base}/__sim__/clock", json={"advance": 86400}).json()["now"]
+    assert after > before and after == sim.now()
+    changed = httpx.post(f"{base}/__sim__/mutate_random", json={"fraction": 0.05, "seed": 1}).json()
+    assert changed["time_entries"]
