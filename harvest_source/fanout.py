@@ -1,4 +1,4 @@
-"""Which parents a fan-out child table must visit this run, kept in dlt resource state.
+"""Which rows of a parent listing a table must take this run, kept in dlt resource state.
 
 A child (invoice payments, user rates, ...) has no account-wide list, so we ask Harvest
 once per parent. Asking for every parent on every run wastes the rate limit; asking only
@@ -10,7 +10,11 @@ for changed parents misses child changes that do not touch the parent's ``update
 * ``swept_at``: when it last visited every parent. Once ``sweep_interval`` has passed (or
   on the first run, or when forced) it visits them all again.
 
-The state lives in the child's resource state, so it is committed with the load that
+The parent's own table (invoices, estimates, users) keeps the same kind of window over the
+listing, so a sweep also reloads every parent row: a parent field that changed without a
+new ``updated_at`` (Harvest does not promise one) is corrected at the next sweep.
+
+The state lives in the table's resource state, so it is committed with the load that
 carried the rows and rolled back when extract fails.
 """
 
@@ -22,7 +26,7 @@ from typing import Any
 
 import pendulum
 
-STATE_KEY = "fan_out"
+STATE_KEY = "listing_window"
 
 
 def iso(moment: pendulum.DateTime) -> str:
@@ -36,8 +40,8 @@ def shift(timestamp: str, seconds: float) -> str:
 
 
 @dataclass
-class ChildWindow:
-    """One child table's decision for this run and the state it will leave behind."""
+class ListingWindow:
+    """One table's decision for this run over a parent listing, and the state it leaves."""
 
     state: MutableMapping[str, Any]
     sweep: bool
@@ -59,7 +63,7 @@ class ChildWindow:
         sweep_interval_h: float,
         force_sweep: bool,
         lookback_s: float,
-    ) -> ChildWindow:
+    ) -> ListingWindow:
         """Read the stored window and decide whether this run sweeps every parent."""
         saved = state.get(STATE_KEY) or {}
         since, swept_at = saved.get("since"), saved.get("swept_at")

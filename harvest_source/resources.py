@@ -7,7 +7,7 @@ Three shapes, all read from ``endpoints.ENDPOINTS``:
 * a fan-out parent (invoices, estimates, users): a hidden listing resource whose pages
   feed the parent's own table and its children, so the parents are listed once per run;
 * a fan-out child: a transformer over those pages that asks Harvest for the children of
-  the parents its ``ChildWindow`` says can have changed, many parents at a time.
+  the parents its ``ListingWindow`` says can have changed, many parents at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dlt.extract.resource import DltResource
 from .client import HarvestClient
 from .endpoints import ENDPOINTS, Endpoint, children_of
 from .errors import HarvestError, HarvestPermissionError
-from .fanout import ChildWindow, combine_bounds, shift
+from .fanout import ListingWindow, combine_bounds
 from .hints import nested_hints, table_columns
 from .report import RunReport
 from .settings import EPOCH
@@ -134,20 +134,16 @@ class Builder:
     # -- fan-out families --------------------------------------------------------------
 
     def _family(self, parent: Endpoint, children: tuple[Endpoint, ...]) -> list[DltResource]:
-        run: dict[str, ChildWindow] = {}
+        run: dict[str, ListingWindow] = {}
         consumers = [parent.table, *(c.table for c in children)]
 
         def listing() -> Iterator[Page]:
             selected = [t for t in consumers if t in dlt.current.source().selected_resources]
-            run.clear()
             states = dlt.current.source_state().setdefault("resources", {})
-            bounds = [self._parent_bound(parent, states)] if parent.table in selected else []
-            for child in children:
-                if child.table in selected:
-                    window = self._open_window(states.setdefault(child.table, {}))
-                    run[child.table] = window
-                    bounds.append(window.listing_bound())
-            since = combine_bounds(bounds, self.options.start)
+            run.clear()
+            for table in selected:
+                run[table] = self._open_window(states.setdefault(table, {}))
+            since = combine_bounds([w.listing_bound() for w in run.values()], self.options.start)
             try:
                 yield from self._pages(parent, since)
             except HarvestPermissionError as error:
@@ -156,24 +152,19 @@ class Builder:
         listing_resource = dlt.resource(listing, name=f"{parent.table}_listing", selected=False,
                                         parallelized=True)
 
-        cursor = self._incremental()
-
-        def own_table(page: Page, updated_at: dlt.sources.incremental[str] = cursor) -> Page:
-            return page
+        def own_table(page: Page) -> Page:
+            window = run.get(parent.table)
+            if window is None:
+                return []
+            rows = [row for row in page if window.wants(row)]
+            window.visited(page)
+            return rows
 
         table = dlt.transformer(own_table, data_from=listing_resource, **self._hints(parent))
         return [listing_resource, table, *(self._child(c, listing_resource, run) for c in children)]
 
-    def _parent_bound(self, parent: Endpoint, states: dict[str, Any]) -> str | None:
-        """The updated_since the parent's own table needs: its cursor, minus the lookback."""
-        cursor = states.get(parent.table, {}).get("incremental", {}).get("updated_at", {})
-        last = cursor.get("last_value")
-        if not last:
-            return None
-        return shift(last, self.options.lookback_s) if self.options.lookback_s else last
-
-    def _open_window(self, state: dict[str, Any]) -> ChildWindow:
-        return ChildWindow.open(
+    def _open_window(self, state: dict[str, Any]) -> ListingWindow:
+        return ListingWindow.open(
             state,
             now=pendulum.now("UTC"),
             sweep_interval_h=self.options.sweep_interval_h,
@@ -181,7 +172,7 @@ class Builder:
             lookback_s=self.options.lookback_s,
         )
 
-    def _child(self, child: Endpoint, listing: DltResource, run: dict[str, ChildWindow]) -> DltResource:
+    def _child(self, child: Endpoint, listing: DltResource, run: dict[str, ListingWindow]) -> DltResource:
         fan_out = child.fan_out
         assert fan_out is not None
         def children(parents: Page) -> Iterator[Any]:
@@ -195,7 +186,7 @@ class Builder:
 
         return dlt.transformer(children, data_from=listing, **self._hints(child))
 
-    async def _gather(self, child: Endpoint, parent_ids: list[int], window: ChildWindow) -> Page:
+    async def _gather(self, child: Endpoint, parent_ids: list[int], window: ListingWindow) -> Page:
         """Fetch the children of many parents at once, on our pool, off dlt's event loop."""
         loop = asyncio.get_running_loop()
         pool = self._executor()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pendulum
 
-from harvest_source.fanout import STATE_KEY, ChildWindow, combine_bounds, shift
+from harvest_source.fanout import STATE_KEY, ListingWindow, combine_bounds, shift
 
 NOW = pendulum.datetime(2024, 3, 1, 12, tz="UTC")
 
 
 def _open(state, *, hours=24.0, force=False, lookback=0.0, now=NOW):
-    return ChildWindow.open(state, now=now, sweep_interval_h=hours, force_sweep=force, lookback_s=lookback)
+    return ListingWindow.open(state, now=now, sweep_interval_h=hours, force_sweep=force, lookback_s=lookback)
 
 
 def _p(pid, updated):
