@@ -61,6 +61,7 @@ class RunResult:
     destination: str = ""
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    schema_changes: list[str] = field(default_factory=list)
 
 
 def make_pipeline(settings: RunSettings) -> dlt.Pipeline:
@@ -110,6 +111,7 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         _forget_orphaned_state(pipeline)
         _guard_account(pipeline, str(account_id).strip(), settings.full_refresh)
         before = {} if settings.full_refresh else table_counts(pipeline)
+        columns_before = {} if settings.full_refresh else schema_columns(pipeline)
         source = harvest_source(
             access_token=access_token, account_id=account_id, base_url=base_url, start_date=start,
             force_sweep=settings.force_sweep, strict=settings.strict, report=report,
@@ -125,6 +127,7 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         result.rows = _row_counts(pipeline)
         after = table_counts(pipeline, list(result.rows))
         result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
+        result.schema_changes = describe_schema_changes(columns_before, schema_columns(pipeline))
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
         result.error = _explain(error)
@@ -209,6 +212,34 @@ def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None) ->
     return counts
 
 
+def schema_columns(pipeline: dlt.Pipeline) -> dict[str, dict[str, str]]:
+    """{table: {column: data type}} of the pipeline's schema ({} before the first run)."""
+    if not pipeline.default_schema_name:
+        return {}
+    return {
+        name: {c: col.get("data_type", "") for c, col in table.get("columns", {}).items() if not c.startswith("_dlt")}
+        for name, table in pipeline.default_schema.tables.items()
+        if not name.startswith("_dlt")
+    }
+
+
+def describe_schema_changes(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
+    """What Harvest's data changed in our tables: new columns and values of a new type."""
+    changes = []
+    for table, columns in after.items():
+        if table not in before:
+            continue
+        for column, data_type in columns.items():
+            if column in before[table]:
+                continue
+            base, _, variant = column.partition("__v_")
+            if variant:
+                changes.append(f"{table}.{base}: a value of type {variant} arrived (kept in column {column})")
+            else:
+                changes.append(f"{table}: new column {column} ({data_type})")
+    return changes
+
+
 def _root_cause(error: BaseException) -> BaseException:
     """The Harvest or config error behind a dlt step failure, if there is one."""
     seen: BaseException | None = error
@@ -249,6 +280,8 @@ def format_summary(result: RunResult) -> str:
     elif result.exit_code != EXIT_FAILED:
         lines.append("  no changes since the last run: nothing to load")
     lines.append(f"requests: {result.requests:,}  retries: {result.retries:,}  429s: {result.throttled:,}")
+    for change in result.schema_changes:
+        lines.append(f"schema change: {change}")
     for table, reason in result.skipped.items():
         lines.append(f"skipped {table}: {reason}")
     lines.append(f"duration: {result.duration_s:.1f} s")
