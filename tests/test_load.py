@@ -141,3 +141,21 @@ def test_selecting_only_a_child_does_not_advance_its_parent_table(sim, loader_fo
     assert "invoices" not in loader.tables()
     assert loader.run(resources=["invoices"]).exit_code == EXIT_OK
     assert loader.count("invoices") == sim.counts()["invoices"]
+
+
+def test_start_date_bounds_the_first_run(sim, loader_for):
+    stamps = sorted(r["updated_at"] for r in sim.records("time_entries"))
+    middle = stamps[len(stamps) // 2][:10]  # a YYYY-MM-DD inside the data
+    loader = loader_for(sim)
+    assert loader.run(resources=["time_entries", "invoices"], start_date=middle).exit_code == EXIT_OK
+    expected = sum(1 for s in stamps if s >= f"{middle}T00:00:00Z")
+    assert 0 < loader.count("time_entries") == expected < len(stamps)
+    sent = [r["query"] for r in sim.stats()["requests"] if r["path"] == "/v2/time_entries"]
+    assert all(f"updated_since={middle}T00%3A00%3A00Z" in q for q in sent[:1])
+
+
+def test_strict_mode_turns_a_403_into_a_failure(loader_for):
+    with run_simulator(scale="tiny", seed=3, member_token="member-token") as sim:
+        result = loader_for(sim, token="member-token").run(strict=True)
+    assert result.exit_code == 1
+    assert "403" in result.error
