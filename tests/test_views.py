@@ -9,6 +9,10 @@ loaded once per warehouse, and every view is compared row by row with the expect
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -33,6 +37,7 @@ RECORD_KEYS = ("time_entries", "users", "clients", "projects", "tasks", "expense
                "task_assignments", "user_assignments", "company")
 FIRST_WEEKDAY = {"Monday": 0, "Sunday": 6, "Saturday": 5}  # Python weekday() of a week's first day
 MONEY_BUDGETS = ("project_cost", "task_fees")
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -83,6 +88,7 @@ class Warehouse:
     dataset: str
     created: list[str]
     query: Callable[[str], list[tuple]]
+    file: str | None = None  # the DuckDB file
 
     def view(self, name: str, columns: str = "*") -> list[tuple]:
         return self.query(f'SELECT {columns} FROM "{self.dataset}"."{name}"')
@@ -194,7 +200,7 @@ def warehouse(request: pytest.FixtureRequest, account: Any, tmp_path_factory: py
             with duckdb.connect(settings.duckdb_file, read_only=True) as con:
                 return con.execute(sql).fetchall()
 
-        yield Warehouse(kind, dataset, created, query)
+        yield Warehouse(kind, dataset, created, query, settings.duckdb_file)
         return
     import psycopg2
 
@@ -440,6 +446,27 @@ def test_v_contractor_payouts(warehouse: Warehouse, records: dict):
     assert actual == expected and len(rows) == len(expected)
     assert fallback_used and any(v[3] > 0 for v in expected.values())
     assert all(users[uid]["is_contractor"] for uid, _ in actual)
+
+
+def readme_section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_queries_run_and_answer(warehouse: Warehouse):
+    section = readme_section("Query your data")
+    queries = re.findall(r"```sql\n(.*?)\n```", section, re.S)
+    assert len(queries) >= 6
+    answers = [warehouse.query(q.replace("harvest_data.", f'"{warehouse.dataset}".').strip().rstrip(";"))
+               for q in queries]
+    this_month, capacity, uninvoiced, late = answers[:4]
+    assert this_month and capacity and uninvoiced
+    assert {row[0] for row in late} == {"1-30", "31-60", "61-90", "90+"}
+    if warehouse.kind == "duckdb":  # the README's one-liner opens the file and prints a table
+        command = next(b for b in re.findall(r"```bash\n(.*?)\n```", section, re.S) if "import duckdb" in b)
+        argv = shlex.split(command.replace("harvest.duckdb", warehouse.file))
+        assert argv[0] == "python"
+        shown = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, check=True).stdout
+        assert "uninvoiced_total" in shown and "project_name" in shown
 
 
 # -- DuckDB only: settings that need their own load ----------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from harvest_source.views import VIEW_NAMES, create_views, drop_views
 DSN = os.environ.get("HARVEST_TEST_POSTGRES_DSN")
 NO_DSN = "HARVEST_TEST_POSTGRES_DSN is not set (CI starts a server with .ci/postgres.sh)"
 FAST = {"rate_limit_window_s": 0.001}  # the simulator does not rate-limit; do not pace requests
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 PG_TYPES = {
     "bigint": "BIGINT", "integer": "INTEGER", "smallint": "SMALLINT", "boolean": "BOOLEAN", "date": "DATE",
     "timestamp with time zone": "TIMESTAMP WITH TIME ZONE", "timestamp without time zone": "TIMESTAMP",
@@ -251,9 +253,6 @@ def test_parquet_files_match_duckdb(loader_for, tmp_path: Path, monkeypatch: pyt
     assert create_views(make_pipeline(lake_settings(tmp_path))) == []
 
 
-LATEST_BY_ID = "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _dlt_load_id DESC) = 1"
-
-
 def test_parquet_merge_appends_changed_rows_and_the_latest_version_wins(loader_for, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch):
     """dlt 1.31's filesystem destination has no merge without table_format (delta/iceberg): it warns and
@@ -290,16 +289,25 @@ def test_parquet_merge_appends_changed_rows_and_the_latest_version_wins(loader_f
     # replaced whole
     assert count("company") == before["company"] == 1
     assert count("roles") == counts["roles"]
-    # the latest version of each record equals the DuckDB table (merged there)
+    # the README's queries give the current state: each record's latest version, each parent's latest children
+    section = README.split("\n## Other warehouses\n", 1)[1].split("\n## ", 1)[0]
+    readme = [q.strip().rstrip(";") for q in re.findall(r"```sql\n(.*?)\n```", section, re.S)
+              if "read_parquet('/srv/harvest/harvest_data/" in q]
+    assert len(readme) == 2
+    latest_sql, children_sql = (q.replace("/srv/harvest", str(lake)) for q in readme)
     for table in ("time_entries", "invoices"):
         columns = business_columns(duck.columns(table))
-        latest = con.execute(select(columns, parquet(lake, table)) + f" {LATEST_BY_ID}").fetchall()
+        latest = con.execute(select(columns, f"({latest_sql.replace('/time_entries/', f'/{table}/')})")).fetchall()
         assert_same_rows(table, duck.query(select(columns, table)), latest)
-    assert con.execute(f"SELECT notes FROM {parquet(lake, 'time_entries')} WHERE id = {changed} "
-                       f"{LATEST_BY_ID}").fetchall() == [("second version",)]
-    # fan-out children: the latest load per parent is the current set
-    columns = business_columns(duck.columns("invoice_messages"))
-    current = con.execute(select(columns, parquet(lake, "invoice_messages"))
-                          + " QUALIFY dense_rank() OVER (PARTITION BY invoice_id ORDER BY _dlt_load_id DESC) = 1"
-                          ).fetchall()
-    assert_same_rows("invoice_messages", duck.query(select(columns, "invoice_messages")), current)
+    assert con.execute(f"SELECT notes FROM ({latest_sql}) WHERE id = {changed}").fetchall() == [("second version",)]
+    for table in ("invoice_messages", "invoice_payments"):
+        columns = business_columns(duck.columns(table))
+        current = con.execute(select(columns, f"({children_sql.replace('/invoice_payments/', f'/{table}/')})"))
+        assert_same_rows(table, duck.query(select(columns, table)), current.fetchall())
+    # nested rows belong to the parent row whose _dlt_id they name
+    columns = business_columns(duck.columns("invoices__line_items"))
+    invoices = latest_sql.replace("/time_entries/", "/invoices/")
+    nested = con.execute(
+        "SELECT " + ", ".join(f'li."{c}"' for c in columns) + f" FROM {parquet(lake, 'invoices__line_items')} li "
+        f"JOIN ({invoices}) i ON li._dlt_parent_id = i._dlt_id").fetchall()
+    assert_same_rows("invoices__line_items", duck.query(select(columns, "invoices__line_items")), nested)
