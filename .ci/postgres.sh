@@ -3,6 +3,9 @@
 #
 #   eval "$(bash .ci/postgres.sh)"     # exports HARVEST_TEST_POSTGRES_DSN=postgresql://...
 #
+# Under `set -e`, assign first so that a failure stops the caller (eval of an empty string succeeds):
+#   pg_env="$(bash .ci/postgres.sh)"; eval "$pg_env"
+#
 # stdout carries exactly one line, `export HARVEST_TEST_POSTGRES_DSN=...`; every message goes to
 # stderr. Idempotent: an installed package, an existing cluster, a running server, an existing role
 # and database are all kept, so a second call takes well under a second. Needs root (apt-get, and

@@ -344,8 +344,8 @@ def _destination_name(pipeline: Any) -> str:
 
 def _existing_tables(client: Any, dataset: str) -> set[str]:
     rows = client.execute_sql(
-        "SELECT table_name FROM information_schema.tables "
-        f"WHERE table_schema = {_literal(dataset)} AND table_type = 'BASE TABLE'"
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        f"AND table_schema = {_literal(dataset)} AND table_type = 'BASE TABLE'"
     )
     return {r[0] for r in rows or []}
 
@@ -402,8 +402,8 @@ def drop_views(pipeline: Any) -> list[str]:
         if not client.has_dataset():
             return []
         rows = client.execute_sql(
-            "SELECT table_name FROM information_schema.tables "
-            f"WHERE table_schema = {_literal(dataset)} AND table_type = 'VIEW'"
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+            f"AND table_schema = {_literal(dataset)} AND table_type = 'VIEW'"
         )
         present = {r[0] for r in rows or []}
         dropped = [name for name in VIEW_NAMES if name in present]

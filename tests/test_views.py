@@ -174,7 +174,7 @@ def records(account: Any) -> dict[str, list[dict]]:
     return {key: account.records(key) for key in RECORD_KEYS}
 
 
-def _load(account: Any, folder: Path, settings: RunSettings, mp: pytest.MonkeyPatch) -> list[str]:
+def _load(account: Any, settings: RunSettings) -> list[str]:
     result = run_load(settings, account.admin_token, str(account.account_id), account.base_url)
     assert result.exit_code == EXIT_OK, result.error
     return create_views(make_pipeline(settings))
@@ -194,7 +194,7 @@ def warehouse(request: pytest.FixtureRequest, account: Any, tmp_path_factory: py
     with isolated(folder) as mp:
         if kind == "postgres":
             mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", DSN)
-        created = _load(account, folder, settings, mp)
+        created = _load(account, settings)
     if kind == "duckdb":
         def query(sql: str) -> list[tuple]:
             with duckdb.connect(settings.duckdb_file, read_only=True) as con:
