@@ -14,6 +14,7 @@ import dlt
 import pendulum
 from dlt.extract.resource import DltResource
 
+from .arrow_pages import ArrowPagesClient
 from .client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, HarvestClient
 from .endpoints import ENDPOINTS, TABLES
 from .errors import HarvestConfigError, HarvestError
@@ -76,15 +77,17 @@ def harvest_source(
     max_attempts: int = 8,
     max_retry_wait_s: float = 900.0,
     timeout_s: float = 60.0,
+    arrow: bool = True,
     report: Any = None,
     transport: Any = None,
 ) -> list[DltResource]:
     """Every Harvest list endpoint as a dlt resource (tables named like Harvest's records keys).
 
     ``report`` (a ``RunReport``) receives skipped resources and the client's request stats;
-    ``transport`` (an ``httpx`` transport) is for tests.
+    ``transport`` (an ``httpx`` transport) is for tests. ``arrow`` (default on) decodes the pages of
+    flat tables (time entries, expenses, ...) straight into arrow tables: same tables, far less CPU.
     """
-    client = HarvestClient(
+    client = ArrowPagesClient(
         access_token, account_id, base_url, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         rate_limit=(100, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
@@ -98,5 +101,6 @@ def harvest_source(
         force_sweep=bool(force_sweep),
         strict=bool(strict),
         concurrency=max(1, int(concurrency)),
+        arrow=bool(arrow),
     )
     return Builder(client, report, options).build()

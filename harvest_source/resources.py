@@ -23,6 +23,7 @@ import dlt
 import pendulum
 from dlt.extract.resource import DltResource
 
+from .arrow_pages import AfterIncremental, ArrowPagesClient, PageDecoder, arrow_column_hints, arrow_eligible
 from .client import HarvestClient
 from .endpoints import ENDPOINTS, Endpoint, children_of
 from .errors import HarvestError, HarvestPermissionError
@@ -46,6 +47,7 @@ class Options:
     force_sweep: bool
     strict: bool
     concurrency: int
+    arrow: bool = True  # decode flat tables into arrow tables (arrow_pages); False: dicts everywhere
 
 
 class Builder:
@@ -102,21 +104,35 @@ class Builder:
                         table, reason)
             self.report.skip(table, reason)
 
-    def _pages(self, endpoint: Endpoint, since: str | None) -> Iterator[Page]:
+    def _pages(self, endpoint: Endpoint, since: str | None, decoder: PageDecoder | None = None) -> Iterator[Any]:
         # remembered so a later run can refuse to mix two accounts in one dataset
         dlt.current.source_state()["account_id"] = self.client.account_id
         params = {"updated_since": since} if since and since != EPOCH else None
         if endpoint.records_key is None:
             yield [self.client.get_json(endpoint.path)]
+        elif decoder is not None and isinstance(self.client, ArrowPagesClient):
+            decoder.seed(dlt.current.source_schema())
+            for page in self.client.iter_decoded_pages(endpoint.path, decoder, params):
+                yield page.item  # an arrow table, or the page's dicts when it must take the row path
         else:
             yield from self.client.iter_pages(endpoint.path, endpoint.records_key, params)
+
+    def _decoder(self, endpoint: Endpoint) -> PageDecoder | None:
+        """The arrow decoder for a flat table, when the arrow path is on (``Options.arrow``)."""
+        if not (self.options.arrow and arrow_eligible(endpoint) and isinstance(self.client, ArrowPagesClient)):
+            return None
+        assert endpoint.records_key is not None
+        return PageDecoder(endpoint.table, endpoint.records_key, table_columns(endpoint),
+                           cursor="updated_at" if endpoint.incremental else None)
 
     # -- plain endpoints -------------------------------------------------------------
 
     def _plain(self, endpoint: Endpoint) -> DltResource:
+        decoder = self._decoder(endpoint)
+
         def guarded(since: str | None) -> Iterator[Page]:
             try:
-                yield from self._pages(endpoint, since)
+                yield from self._pages(endpoint, since, decoder)
             except HarvestPermissionError as error:
                 self._skip([endpoint.table], error, endpoint.permission)
 
@@ -129,7 +145,15 @@ class Builder:
             yield from guarded(None)
 
         pages = changed_pages if endpoint.incremental else all_pages
-        return dlt.resource(pages, parallelized=True, **self._hints(endpoint))()
+        hints = self._hints(endpoint)
+        if decoder is not None:  # the arrow path adds _dlt_load_id/_dlt_id itself: give them dlt's hints
+            hints["columns"] = {**hints["columns"], **arrow_column_hints()}
+        # parallelize() after binding: dlt 1.31 drops `parallelized=True` when a resource whose function
+        # takes an incremental is called (bound), so these would all run in dlt's main thread, one by one
+        resource = dlt.resource(pages, **hints)().parallelize()
+        if decoder is not None:  # after dlt's incremental: cursor text -> timestamp, load id filled in
+            resource.add_step(AfterIncremental(decoder.finalize))
+        return resource
 
     # -- fan-out families --------------------------------------------------------------
 

@@ -1,0 +1,479 @@
+"""Arrow pages: Harvest list pages decoded straight into pyarrow tables, shaped like dlt's row path.
+
+Why: on the row path every record becomes a Python dict (orjson), then dlt's extract, incremental and
+relational normalizer walk it key by key. For a wide table such as ``time_entries`` that caps a load
+at a few thousand rows per second. Here a page's bytes go to pyarrow's C++ JSON reader (which runs
+outside the GIL, in the thread that made the request) and come out as one arrow table per page, which
+dlt writes to parquet as is: no per-row Python work in the hot path.
+
+The tables must look exactly like the row path's (``tests/test_arrow_pages.py`` proves it on
+simulator data): nested objects flattened into ``a__b`` columns, the catalog's types (DATE,
+DECIMAL(38,9), TIMESTAMP WITH TIME ZONE, BIGINT), unhinted columns typed the way dlt would type them
+from the first value, all-null unhinted columns left out, the same column order, ``_dlt_load_id`` and
+``_dlt_id`` present. Whatever this module is not sure to reproduce exactly (an array, a doubly nested
+object, a number that could have been typed either way, a value that does not parse as its declared
+type) sends that page down the row path instead: the page is then parsed with orjson and yielded as
+dicts, and dlt does what it always does.
+
+The incremental cursor keeps working unchanged: the cursor column stays a string until after dlt's
+incremental step (``updated_at`` compares as ISO text exactly as on the row path, so the stored
+``last_value`` and boundary hashes are the same), and ``finalize`` (a map step added after the
+incremental) turns it into a timestamp and fills in the load id.
+
+Only tables without arrays are candidates (``arrow_eligible``); fan-out parents and children stay on
+the row path.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+from dlt.common.schema.detections import is_iso_timestamp
+from dlt.extract.items_transform import MapItem
+
+from .client import PER_PAGE, HarvestClient, _Attempt, _bucket, _encode_params, _relative
+from .endpoints import Endpoint, children_of
+from .errors import HarvestResponseError
+
+SEPARATOR = "__"
+C_DLT_ID = "_dlt_id"
+C_DLT_LOAD_ID = "_dlt_load_id"
+# dlt's root _dlt_id: base64 of random bytes, 14 characters (10 bytes) without padding
+_DLT_ID_CHARS = 14
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def arrow_eligible(endpoint: Endpoint) -> bool:
+    """Top-level lists whose records have no arrays: the arrow path can reproduce their table exactly."""
+    return (
+        endpoint.records_key is not None
+        and endpoint.fan_out is None
+        and not endpoint.nested
+        and not children_of(endpoint.table)
+    )
+
+
+def arrow_column_hints() -> dict[str, dict[str, Any]]:
+    """The two system columns the arrow path adds itself, hinted as dlt's normalizer types them."""
+    return {
+        C_DLT_LOAD_ID: {"data_type": "text", "nullable": False},
+        C_DLT_ID: {"data_type": "text", "nullable": False, "unique": True, "row_key": True},
+    }
+
+
+class BodyError(ValueError):
+    """The body is not the JSON list envelope we expect (truncated, corrupt): worth another attempt."""
+
+
+@dataclass
+class DecodedPage:
+    """One list page: the records as an arrow table, or as dicts when they must take the row path."""
+
+    envelope: dict[str, Any]  # everything but the records (``links`` drives paging)
+    table: pa.Table | None = None
+    rows: list[dict[str, Any]] | None = None
+
+    @property
+    def item(self) -> Any:
+        return self.table if self.table is not None else self.rows
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.rows or ())
+
+
+class ArrowPagesClient(HarvestClient):
+    """``HarvestClient`` that can hand a list page's raw body to a decoder instead of orjson.
+
+    Pacing, retries, error mapping and ``links.next`` checks are the client's own; only the body
+    decoding differs, and a body the decoder rejects is retried like one orjson rejects.
+    """
+
+    _decoder = threading.local()
+
+    def iter_decoded_pages(
+        self, path: str, decoder: PageDecoder, params: Mapping[str, Any] | None = None
+    ) -> Iterator[DecodedPage]:
+        """Like ``iter_pages`` (``per_page=2000``, ``links.next`` verbatim), yielding ``DecodedPage``s."""
+        rel = _relative(path)
+        bucket = _bucket(rel)
+        query: dict[str, str] | None = {"per_page": str(PER_PAGE), **_encode_params(params)}
+        url = self._url(rel)
+        visited = {str(url.copy_merge_params(query))}
+        pages = 0
+        while url is not None:
+            self._decoder.current = decoder
+            try:
+                page: DecodedPage = self._request(url, query, bucket, listing=True)
+            finally:
+                self._decoder.current = None
+            pages += 1
+            yield page
+            url, query = self._next_url(page.envelope, url, visited, pages), None
+
+    def _parse_success(self, response: Any, path: str, attempt: int) -> Any:
+        decoder: PageDecoder | None = getattr(self._decoder, "current", None)
+        if decoder is None or "json" not in response.headers.get("content-type", "").lower():
+            return super()._parse_success(response, path, attempt)
+        try:
+            return (decoder.decode(response.content, path),)
+        except BodyError as error:
+            return _Attempt(response.status_code, str(error), self._backoff_delay(attempt))
+
+
+class PageDecoder:
+    """Decodes the pages of one table; remembers the column types it settled on, as dlt's schema would."""
+
+    def __init__(
+        self,
+        table: str,
+        records_key: str,
+        hints: Mapping[str, Mapping[str, Any]],
+        cursor: str | None = "updated_at",
+        max_nesting: int = 2,
+    ) -> None:
+        self.table_name, self.records_key, self.cursor = table, records_key, cursor
+        self.max_nesting = max_nesting
+        self._hints = {n: dict(c) for n, c in hints.items() if not n.startswith("_dlt")}
+        self._hint_order = list(self._hints)
+        # column -> arrow type this table uses (hints, then what earlier pages or loads settled on)
+        self._known: dict[str, pa.DataType] = {}
+        for name, column in self._hints.items():
+            arrow_type = _arrow_type(column)
+            if arrow_type is not None:
+                self._known[name] = arrow_type
+        self._order: list[str] = list(self._hint_order)  # the table's column order as dlt will have it
+        self._seeded = False
+        self._lock = threading.Lock()
+        self.stats = {"arrow_pages": 0, "row_pages": 0, "rows": 0}
+
+    # -- the schema dlt already has (earlier loads) ---------------------------------------
+    def seed(self, schema: Any) -> None:
+        """Adopt types and order of columns dlt already knows for this table (call in the extract context)."""
+        with self._lock:
+            if self._seeded:
+                return
+            self._seeded = True
+            table = (getattr(schema, "tables", None) or {}).get(self.table_name)
+            if not table:
+                return
+            for name, column in dict(table.get("columns") or {}).items():
+                if name.startswith("_dlt") or name in self._hints:
+                    continue
+                arrow_type = _arrow_type(column)
+                if arrow_type is None or "__v_" in name:
+                    continue
+                self._known[name] = arrow_type
+                if name not in self._order:
+                    self._order.append(name)
+
+    # -- decoding -----------------------------------------------------------------------------
+    def decode(self, raw: bytes, path: str = "") -> DecodedPage:
+        """One page's body -> its records as an arrow table (or as dicts for the row path)."""
+        with self._lock:
+            try:
+                decoded = self._to_arrow(raw)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, _RowPath):
+                decoded = None
+            if decoded is not None:
+                self.stats["arrow_pages"] += 1
+                self.stats["rows"] += decoded.table.num_rows if decoded.table is not None else 0
+        return decoded if decoded is not None else self._rows(raw, path)
+
+    def _rows(self, raw: bytes, path: str) -> DecodedPage:
+        """The row path for this page: orjson, validated like ``HarvestClient.iter_pages`` does."""
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise BodyError(f"invalid or truncated JSON body ({len(raw)} bytes)") from error
+        if not isinstance(data, dict) or not isinstance(data.get(self.records_key), list):
+            raise HarvestResponseError(
+                f"GET {path}: the response has no '{self.records_key}' list",
+                status=200,
+                path=path,
+                hint="check the records key of this endpoint in the catalog",
+            )
+        rows = data.pop(self.records_key)
+        with self._lock:
+            self.stats["row_pages"] += 1
+        return DecodedPage(data, rows=rows)
+
+    def _to_arrow(self, raw: bytes) -> DecodedPage | None:
+        page = self._parse(raw, force_text=())
+        if page is None:
+            return None
+        parsed, envelope = page
+        if parsed.num_rows == 0:
+            return DecodedPage(envelope, rows=[])
+        leaves = _leaves(parsed, self.max_nesting)
+        # pyarrow types ISO dates and datetimes alike as timestamp[s]; dlt tells them apart from the
+        # text, so new columns typed that way are read again as text and decided like dlt does
+        guessed = [n for n, a in leaves.items() if n not in self._known and pa.types.is_timestamp(a.type)]
+        if guessed:
+            page = self._parse(raw, force_text=guessed)
+            if page is None:
+                return None
+            parsed, envelope = page
+            leaves = _leaves(parsed, self.max_nesting)
+        n = parsed.num_rows
+        columns: dict[str, pa.Array] = {}
+        first_seen: dict[str, int] = {}
+        for name, array in leaves.items():
+            known = self._known.get(name)
+            if known is not None:
+                columns[name] = _conform(array, known, name == self.cursor)
+                continue
+            decided = _infer(array)
+            if decided is None:  # all null: dlt creates no column for it
+                continue
+            columns[name] = decided
+            first_seen[name] = pc.index(pc.is_valid(array), True).as_py()
+        for name in self._hint_order:  # hinted columns the page does not carry: typed nulls
+            if name not in columns and name in self._known:
+                columns[name] = pa.nulls(n, _cursor_type(self._known[name], name == self.cursor))
+        for name, column in self._hints.items():
+            if column.get("nullable") is False and name in columns and columns[name].null_count:
+                raise _RowPath(f"{name} has nulls")
+        order = [name for name in self._order if name in columns] + self._new_columns_order(raw, first_seen)
+        columns[C_DLT_LOAD_ID] = pa.nulls(n, pa.string())
+        columns[C_DLT_ID] = _dlt_ids(n)
+        fields = []
+        for name in order:
+            nullable = not (name in (C_DLT_ID, C_DLT_LOAD_ID) or self._hints.get(name, {}).get("nullable") is False)
+            fields.append(pa.field(name, columns[name].type, nullable=nullable))
+        table = pa.Table.from_arrays([columns[name] for name in order], schema=pa.schema(fields))
+        for name in first_seen:
+            self._known[name] = _cursor_type(table.schema.field(name).type, False)
+            self._order.append(name)
+        return DecodedPage(envelope, table=table)
+
+    def _new_columns_order(self, raw: bytes, first_seen: Mapping[str, int]) -> list[str]:
+        """Where dlt's row path would put columns it has not seen before, with its system columns.
+
+        The row path adds a column when it first meets a value in it: the first record's columns in
+        its flattening order, then ``_dlt_load_id`` and ``_dlt_id``, then columns whose first value
+        comes in a later record, in that record's order. The records' own key order decides it, so
+        the few records that matter are read as dicts (the reader's struct order is not the JSON's).
+        """
+        order: list[str] = []
+        if not first_seen:
+            return [C_DLT_LOAD_ID, C_DLT_ID]
+        rows = sorted(set(first_seen.values()))
+        records = orjson.loads(raw)[self.records_key]  # only on pages that bring new columns
+        for row in rows:
+            if row > 0 and C_DLT_ID not in order:
+                order += [C_DLT_LOAD_ID, C_DLT_ID]
+            keys = _flatten_order(records[row])
+            position = {key: i for i, key in enumerate(keys)}
+            batch = [name for name, seen in first_seen.items() if seen == row]
+            if any(name not in position for name in batch):
+                raise _RowPath("column order could not be established")
+            order += sorted(batch, key=position.__getitem__)
+        if C_DLT_ID not in order:
+            order += [C_DLT_LOAD_ID, C_DLT_ID]
+        return order
+
+    def _parse(self, raw: bytes, force_text: list[str] | tuple[str, ...]) -> tuple[pa.Table, dict] | None:
+        """The page through pyarrow's JSON reader: (records table, envelope), or None if not a list page."""
+        explicit: dict[str, pa.DataType] = {}
+        for name, arrow_type in self._known.items():
+            if pa.types.is_date(arrow_type) or (name == self.cursor and pa.types.is_timestamp(arrow_type)):
+                arrow_type = pa.string()  # parsed as text, converted after (dates) or after the incremental
+            explicit[name] = arrow_type
+        for name in force_text:
+            explicit[name] = pa.string()
+        record = pa.struct(list(_nested_schema(explicit)))
+        envelope_schema = pa.schema([pa.field(self.records_key, pa.list_(record))])
+        parsed = pa_json.read_json(
+            io.BytesIO(raw),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(raw) + 1),
+            parse_options=pa_json.ParseOptions(explicit_schema=envelope_schema, unexpected_field_behavior="infer",
+                                               newlines_in_values=True),
+        )
+        if parsed.num_rows != 1 or parsed.column(self.records_key).null_count:
+            return None
+        records = parsed.column(self.records_key).chunk(0).flatten()  # the page's records: one struct array
+        envelope = parsed.drop_columns([self.records_key]).to_pylist()[0]
+        if not isinstance(envelope.get("links"), dict):
+            return None
+        return pa.Table.from_struct_array(records), envelope
+
+    # -- after dlt's incremental step ------------------------------------------------------
+    def finalize(self, item: Any) -> Any:
+        """Map step after the incremental: the cursor becomes a timestamp, the load id is filled in."""
+        if not isinstance(item, pa.Table):
+            return item
+        if self.cursor and self.cursor in item.column_names and pa.types.is_string(item.schema.field(self.cursor).type):
+            index = item.column_names.index(self.cursor)
+            field = item.schema.field(index)
+            item = item.set_column(index, field.with_type(_TIMESTAMP), pc.cast(item[self.cursor], _TIMESTAMP))
+        if C_DLT_LOAD_ID in item.column_names:
+            index = item.column_names.index(C_DLT_LOAD_ID)
+            load_id = dlt.current.load_package_state()["load_id"]
+            item = item.set_column(index, item.schema.field(index),
+                                   pa.nulls(item.num_rows, pa.string()).fill_null(load_id))
+        return item
+
+
+class AfterIncremental(MapItem):
+    """A map step that dlt keeps right behind the incremental step, even when it re-adds that step.
+
+    dlt places pipe steps by ``placement_affinity`` (incremental 1, ``add_limit`` 1.1); a plain
+    ``add_map`` lands *before* the incremental, where the cursor must still be text.
+    """
+
+    placement_affinity = 1.05
+
+
+class _RowPath(Exception):
+    """This page has something the arrow path does not reproduce exactly: take the row path."""
+
+
+def _arrow_type(column: Mapping[str, Any]) -> pa.DataType | None:
+    kind = column.get("data_type")
+    if kind == "bigint":
+        return pa.int64()
+    if kind == "double":
+        return pa.float64()
+    if kind == "bool":
+        return pa.bool_()
+    if kind == "text":
+        return pa.string()
+    if kind == "decimal":
+        return pa.decimal128(int(column.get("precision") or 38), int(column.get("scale") or 9))
+    if kind == "date":
+        return pa.date32()
+    if kind == "timestamp":
+        return _TIMESTAMP
+    return None  # json, binary, time, wei...: the row path decides
+
+
+def _cursor_type(arrow_type: pa.DataType, is_cursor: bool) -> pa.DataType:
+    return pa.string() if is_cursor and pa.types.is_timestamp(arrow_type) else arrow_type
+
+
+def _nested_schema(flat: Mapping[str, pa.DataType]) -> pa.Schema:
+    """``{"client__id": int64}`` -> ``client: struct<id: int64>`` for the JSON reader."""
+    tree: dict[str, Any] = {}
+    for name, arrow_type in flat.items():
+        parts = name.split(SEPARATOR)
+        node = tree
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node.setdefault(parts[-1], arrow_type)
+
+    def build(node: dict[str, Any]) -> list[pa.Field]:
+        return [pa.field(k, pa.struct(build(v)) if isinstance(v, dict) else v) for k, v in node.items()]
+
+    return pa.schema(build(tree))
+
+
+def _leaves(table: pa.Table, max_nesting: int) -> dict[str, pa.Array]:
+    """The page's columns flattened to ``a__b`` leaves; arrays and objects nested deeper than one
+    level are the row path's business."""
+    out: dict[str, pa.Array] = {}
+    stack: list[tuple[list[tuple[str, pa.Array]], str, int]] = [
+        ([(f.name, table.column(i).combine_chunks()) for i, f in enumerate(table.schema)], "", 0)
+    ]
+    while stack:
+        items, prefix, depth = stack.pop()
+        for key, array in items:
+            if SEPARATOR in key or not key or key != key.strip() or key.startswith("_dlt"):
+                raise _RowPath(f"key {key!r} needs dlt's name normalization")
+            name = prefix + key
+            kind = array.type
+            if pa.types.is_struct(kind):
+                if depth + 1 >= max_nesting:
+                    raise _RowPath(f"{name} nests objects deeper than one level")
+                children = array.flatten()
+                stack.append(([(kind.field(i).name, children[i]) for i in range(kind.num_fields)],
+                              name + SEPARATOR, depth + 1))
+                continue
+            if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
+                raise _RowPath(f"{name} is an array")
+            if not _plain_key(key):
+                raise _RowPath(f"key {key!r} needs dlt's name normalization")
+            out[name] = array
+    return out
+
+
+def _flatten_order(record: Mapping[str, Any]) -> list[str]:
+    """A record's column names in the order dlt's relational normalizer emits them.
+
+    dlt walks a record's keys in order, keeps scalars, and pushes nested objects on a stack that it
+    pops *last in, first out* once the record's own keys are done.
+    """
+    out: list[str] = []
+    stack: list[tuple[Mapping[str, Any], str]] = [(record, "")]
+    while stack:
+        current, prefix = stack.pop()
+        for key, value in current.items():
+            if isinstance(value, dict):
+                stack.append((value, prefix + key + SEPARATOR))
+            else:
+                out.append(prefix + key)
+    return out
+
+
+def _plain_key(key: str) -> bool:
+    """Keys dlt's snake_case naming leaves as they are (Harvest's keys all are)."""
+    return key.isascii() and key[0].isalpha() and all(c.islower() or c.isdigit() or c == "_" for c in key)
+
+
+def _conform(array: pa.Array, arrow_type: pa.DataType, is_cursor: bool) -> pa.Array:
+    """A known column in its settled type (dates and timestamps arrive as text from the reader)."""
+    target = _cursor_type(arrow_type, is_cursor)
+    if array.type == target:
+        return array
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), target)
+    if pa.types.is_string(array.type) and (pa.types.is_date(target) or pa.types.is_timestamp(target)):
+        return pc.cast(array, target)
+    raise _RowPath(f"{array.type} does not conform to {target}")
+
+
+def _infer(array: pa.Array) -> pa.Array | None:
+    """Type a new, unhinted column as dlt would from its first value (None: all null, no column)."""
+    kind = array.type
+    if pa.types.is_null(kind) or array.null_count == len(array):
+        return None
+    if pa.types.is_int64(kind) or pa.types.is_boolean(kind):
+        return array
+    first = array.filter(pc.is_valid(array))[0].as_py()
+    if pa.types.is_float64(kind):
+        if float(first).is_integer():
+            raise _RowPath("an unhinted number column starts with a whole number (bigint or double?)")
+        return array
+    if pa.types.is_string(kind):
+        if is_iso_timestamp(str, first):
+            return pc.cast(array, _TIMESTAMP)
+        return array
+    raise _RowPath(f"no dlt type for inferred {kind}")
+
+
+def _dlt_ids(n: int) -> pa.Array:
+    """``n`` random row ids in dlt's format, without a Python loop."""
+    if n == 0:
+        return pa.array([], pa.string())
+    # 15 random bytes encode to 20 characters without padding; dlt's ids are 14 of them
+    data = base64.b64encode(secrets.token_bytes(n * 15))
+    offsets = pa.array(range(0, 20 * n + 1, 20), pa.int32())
+    full = pa.StringArray.from_buffers(n, offsets.buffers()[1], pa.py_buffer(data))
+    return pc.utf8_slice_codeunits(full, 0, _DLT_ID_CHARS)
+
+
+__all__ = ["AfterIncremental", "ArrowPagesClient", "DecodedPage", "PageDecoder", "arrow_column_hints", "arrow_eligible"]
