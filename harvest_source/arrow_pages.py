@@ -52,6 +52,7 @@ C_DLT_LOAD_ID = "_dlt_load_id"
 # dlt's root _dlt_id: base64 of random bytes, 14 characters (10 bytes) without padding
 _DLT_ID_CHARS = 14
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
+BATCH_ROWS = 20_000  # arrow pages joined per item handed to dlt (see ``batched``)
 
 
 def arrow_eligible(endpoint: Endpoint) -> bool:
@@ -325,6 +326,37 @@ class PageDecoder:
         return item
 
 
+def batched(items: Iterator[Any], min_rows: int = BATCH_ROWS) -> Iterator[Any]:
+    """Arrow pages joined into tables of at least ``min_rows`` rows; dict pages pass through in order.
+
+    dlt spends a fixed ~15 ms per item on an arrow table's schema (merging ~60 column hints), so ten
+    pages in one table cost a tenth of it; the rows are the same.
+    """
+    pending: list[pa.Table] = []
+    rows = 0
+    for item in items:
+        if isinstance(item, pa.Table):
+            if pending and item.schema != pending[0].schema:
+                yield _concat(pending)
+                pending, rows = [], 0
+            pending.append(item)
+            rows += item.num_rows
+            if rows >= min_rows:
+                yield _concat(pending)
+                pending, rows = [], 0
+            continue
+        if pending:
+            yield _concat(pending)
+            pending, rows = [], 0
+        yield item
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
 class AfterIncremental(MapItem):
     """A map step that dlt keeps right behind the incremental step, even when it re-adds that step.
 
@@ -476,4 +508,7 @@ def _dlt_ids(n: int) -> pa.Array:
     return pc.utf8_slice_codeunits(full, 0, _DLT_ID_CHARS)
 
 
-__all__ = ["AfterIncremental", "ArrowPagesClient", "DecodedPage", "PageDecoder", "arrow_column_hints", "arrow_eligible"]
+__all__ = [
+    "AfterIncremental", "ArrowPagesClient", "DecodedPage", "PageDecoder", "arrow_column_hints", "arrow_eligible",
+    "batched",
+]

@@ -23,7 +23,14 @@ import dlt
 import pendulum
 from dlt.extract.resource import DltResource
 
-from .arrow_pages import AfterIncremental, ArrowPagesClient, PageDecoder, arrow_column_hints, arrow_eligible
+from .arrow_pages import (
+    AfterIncremental,
+    ArrowPagesClient,
+    PageDecoder,
+    arrow_column_hints,
+    arrow_eligible,
+    batched,
+)
 from .client import HarvestClient
 from .endpoints import ENDPOINTS, Endpoint, children_of
 from .errors import HarvestError, HarvestPermissionError
@@ -112,8 +119,9 @@ class Builder:
             yield [self.client.get_json(endpoint.path)]
         elif decoder is not None and isinstance(self.client, ArrowPagesClient):
             decoder.seed(dlt.current.source_schema())
-            for page in self.client.iter_decoded_pages(endpoint.path, decoder, params):
-                yield page.item  # an arrow table, or the page's dicts when it must take the row path
+            pages = self.client.iter_decoded_pages(endpoint.path, decoder, params)
+            # arrow tables (several pages each), or a page's dicts when it must take the row path
+            yield from batched(page.item for page in pages)
         else:
             yield from self.client.iter_pages(endpoint.path, endpoint.records_key, params)
 
