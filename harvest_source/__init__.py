@@ -77,6 +77,8 @@ def harvest_source(
     max_attempts: int = 8,
     max_retry_wait_s: float = 900.0,
     timeout_s: float = 60.0,
+    backoff_base_s: float = 1.0,
+    backoff_cap_s: float = 60.0,
     arrow: bool = True,
     report: Any = None,
     transport: Any = None,
@@ -90,6 +92,7 @@ def harvest_source(
     client = ArrowPagesClient(
         access_token, account_id, base_url, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
+        backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),
         rate_limit=(100, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
     )
     report = report if report is not None else RunReport()

@@ -9,16 +9,19 @@ one dataset, and turn every failure into a message that says what to fix.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.exceptions import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from . import check_resources, harvest_source, parse_start_date
+from . import TABLES, check_resources, harvest_source, parse_start_date
 from .errors import HarvestConfigError, HarvestError
 from .report import RunReport
 from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
@@ -26,6 +29,8 @@ from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
 log = logging.getLogger("harvest_source")
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
+INTERRUPTED = ("interrupted by a signal (Ctrl-C or SIGTERM); run again: the next run finishes or rewinds "
+               "what this one left, nothing is lost")
 
 
 @dataclass
@@ -112,6 +117,8 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         _guard_account(pipeline, str(account_id).strip(), settings.full_refresh)
         before = {} if settings.full_refresh else table_counts(pipeline)
         columns_before = {} if settings.full_refresh else schema_columns(pipeline)
+        fields = FieldWatch()
+        fields.sample(pipeline, columns_before)
         source = harvest_source(
             access_token=access_token, account_id=account_id, base_url=base_url, start_date=start,
             force_sweep=settings.force_sweep, strict=settings.strict, report=report,
@@ -119,6 +126,7 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         )
         if resources:
             source = source.with_resources(*resources)
+        fields.watch(source)
         pipeline.run(
             source,
             loader_file_format=_file_format(pipeline),
@@ -128,12 +136,15 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         after = table_counts(pipeline, list(result.rows))
         result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
         result.schema_changes = describe_schema_changes(columns_before, schema_columns(pipeline))
+        result.schema_changes += fields.gone()
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
         result.error = _explain(error)
     except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
         log.debug("run failed", exc_info=True)
         result.error = _explain(_root_cause(error))
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see the CLI) outside dlt's own signal handling
+        result.error = INTERRUPTED
     finally:
         result.duration_s = time.monotonic() - started
         result.skipped = dict(report.skipped)
@@ -147,11 +158,76 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
 
 
 def _finish_pending(pipeline: dlt.Pipeline) -> None:
-    """A crashed run may leave an extracted package: load it first, its cursors match it."""
-    if pipeline.has_pending_data:
+    """Finish or rewind what a killed or failed run left in the working folder, before extracting.
+
+    dlt saves the cursors locally when extract ends, so a package left behind must be loaded or
+    rewound, never dropped. What a kill leaves depends on the moment (tests/test_reliability_crash.py
+    kills at each of them):
+
+    * an extracted or normalized package, not loading yet: load it, its cursors match its rows;
+    * killed between normalize's commit and its clean-up: the package is in the load folder and its
+      extracted copy is stale; normalizing the copy again would fail on every later run;
+    * killed while loading, with load jobs that started but have no recorded outcome: dlt would run
+      them again, and a job whose rows were already copied into the staging dataset copies them
+      twice, which the merge then inserts twice (duplicate rows). Abort the package instead: dlt
+      rewinds the cursors to before it and this run reads those changes from Harvest again;
+    * killed during such an abort, after the package was archived but before the rewind: rewind.
+    """
+    _drop_stale_extracted_copies(pipeline)
+    _finish_interrupted_abort(pipeline)
+    interrupted = _interrupted_load_jobs(pipeline)
+    if interrupted:
+        log.warning(
+            "An earlier run was stopped while loading (%d load job(s) with no recorded outcome); "
+            "aborting that load and rewinding its cursors, so this run reads those changes again",
+            len(interrupted),
+        )
+        pipeline.abort_packages()
+    if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
         log.warning("Finishing a load left pending by an earlier run before extracting new data")
         pipeline.normalize()
         pipeline.load()
+
+
+def _drop_stale_extracted_copies(pipeline: dlt.Pipeline) -> None:
+    """Extracted packages whose normalized package exists already (normalize was killed after it
+    moved the package on, before deleting the extracted copy)."""
+    extracted = set(pipeline.list_extracted_load_packages())
+    done = set(pipeline.list_normalized_load_packages()) | set(pipeline.list_completed_load_packages())
+    for load_id in sorted(extracted & done):
+        log.warning("Removing the already normalized copy of package %s left by a killed run", load_id)
+        pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
+
+
+def _interrupted_load_jobs(pipeline: dlt.Pipeline) -> list[str]:
+    """Load jobs of the package being loaded that started and recorded no outcome: the process
+    died while they ran, so whether the destination committed them is unknown."""
+    normalized = pipeline.list_normalized_load_packages()
+    if not normalized:
+        return []
+    packages = pipeline._get_load_storage().normalized_packages
+    load_id = normalized[0]  # dlt loads the oldest first; the others have not started
+    return [
+        job for job in packages.list_started_jobs(load_id)
+        if packages.load_pending_transition(load_id, Path(job).name) is None
+    ]
+
+
+def _finish_interrupted_abort(pipeline: dlt.Pipeline) -> None:
+    """The newest package was archived as aborted but the cursors still are the ones it carried:
+    the process died between dlt's two abort steps. Rewind them now, or its rows are lost."""
+    if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
+        return
+    completed = pipeline.list_completed_load_packages()
+    if not completed:
+        return
+    last = max(completed)
+    if pipeline.get_load_package_info(last).state != "aborted":
+        return
+    carried = (pipeline.get_load_package_state(last).get("pipeline_state") or {}).get("version_hash")
+    if carried and carried == pipeline.state.get("_version_hash"):
+        log.warning("Completing the abort of package %s: rewinding the cursors it carried", last)
+        pipeline.abort_packages(last)
 
 
 def _forget_orphaned_state(pipeline: dlt.Pipeline) -> None:
@@ -240,6 +316,107 @@ def describe_schema_changes(before: dict[str, dict[str, str]], after: dict[str, 
     return changes
 
 
+MISSING_MIN_ARROW_ROWS = 3  # arrow pages tell only empty from filled: a few rows are not evidence
+MISSING_SAMPLE_ROWS = 1000
+
+
+class FieldWatch:
+    """Notices a field Harvest stops sending: in the destination it is just a null, so the run looks at
+    the records themselves. Before the run it samples which columns earlier rows filled; while
+    extracting it notes which fields the records carried; afterwards it names the columns that at least
+    half the earlier rows filled and no record of this run carried. Records read as dicts tell a missing
+    key from a null. Flat tables read as arrow pages only tell empty from filled, so there a column counts
+    as gone only when every sampled earlier row had it and none of at least ``MISSING_MIN_ARROW_ROWS`` new
+    rows did."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.before: dict[str, tuple[int, dict[str, int]]] = {}  # table -> (rows sampled, filled per column)
+        self.keys: dict[str, set[str]] = {}  # dict records: flattened keys they carried
+        self.null_objects: dict[str, set[str]] = {}  # dict records: nested objects that were null
+        self.filled: dict[str, set[str]] = {}  # arrow pages: columns with a value
+        self.dict_rows: dict[str, int] = {}
+        self.arrow_rows: dict[str, int] = {}
+
+    def sample(self, pipeline: dlt.Pipeline, columns: dict[str, dict[str, str]]) -> None:
+        try:
+            with pipeline.sql_client() as client:
+                for table, types in columns.items():
+                    names = [c for c in types if "__v_" not in c]
+                    if not names:
+                        continue
+                    escaped = [client.escape_column_name(c) for c in names]
+                    try:
+                        row = client.execute_sql(
+                            f"SELECT COUNT(*), {', '.join(f'COUNT({c})' for c in escaped)} FROM (SELECT "
+                            f"{', '.join(escaped)} FROM {client.make_qualified_table_name(table)} "
+                            f"LIMIT {MISSING_SAMPLE_ROWS}) AS earlier"
+                        )[0]
+                    except Exception:  # a table the destination does not have (yet)
+                        continue
+                    self.before[table] = (row[0], dict(zip(names, row[1:], strict=True)))
+        except Exception:  # a summary nicety: it must never fail the run
+            log.debug("could not sample the destination's columns", exc_info=True)
+
+    def watch(self, source: Any) -> None:
+        for name, resource in source.selected_resources.items():
+            if name in TABLES:
+                resource.add_metrics(self._observer(name))
+
+    def _observer(self, table: str) -> Any:
+        def observe(items: Any, meta: Any, metrics: Any) -> None:
+            keys: set[str] = set()
+            nulls: set[str] = set()
+            filled: set[str] = set()
+            dict_rows = arrow_rows = 0
+            for item in items if isinstance(items, list) else [items]:
+                if isinstance(item, dict):
+                    dict_rows += 1
+                    _flat_keys(item, "", keys, nulls)
+                elif hasattr(item, "column_names") and hasattr(item, "num_rows"):  # an arrow table
+                    arrow_rows += item.num_rows
+                    filled.update(n for n in item.column_names if item.column(n).null_count < item.num_rows)
+            with self._lock:
+                self.keys.setdefault(table, set()).update(keys)
+                self.null_objects.setdefault(table, set()).update(nulls)
+                self.filled.setdefault(table, set()).update(filled)
+                self.dict_rows[table] = self.dict_rows.get(table, 0) + dict_rows
+                self.arrow_rows[table] = self.arrow_rows.get(table, 0) + arrow_rows
+
+        return observe
+
+    def _carried(self, table: str, column: str) -> bool:
+        if column in self.keys.get(table, ()) or column in self.filled.get(table, ()):
+            return True
+        parts = column.split("__")  # client__id is carried when the record had "client": null
+        return any("__".join(parts[:i]) in self.null_objects.get(table, ()) for i in range(1, len(parts)))
+
+    def gone(self) -> list[str]:
+        found = []
+        for table, (sampled, filled_before) in sorted(self.before.items()):
+            as_dicts, as_arrow = self.dict_rows.get(table, 0), self.arrow_rows.get(table, 0)
+            if not sampled or (not as_dicts and as_arrow < MISSING_MIN_ARROW_ROWS):
+                continue
+            for column, had in filled_before.items():
+                usual = had == sampled if not as_dicts else had * 2 >= sampled  # not a rare field
+                if not had or not usual or self._carried(table, column):
+                    continue
+                found.append(f"{table}.{column}: no record of this run ({as_dicts + as_arrow:,}) carried it, "
+                             "earlier rows did (a field Harvest no longer sends? its new rows hold nulls)")
+        return found
+
+
+def _flat_keys(record: dict[str, Any], prefix: str, keys: set[str], nulls: set[str]) -> None:
+    """The record's fields as dlt names its columns (``client__id``); null objects noted apart."""
+    for key, value in record.items():
+        name = prefix + key
+        keys.add(name)
+        if isinstance(value, dict):
+            _flat_keys(value, name + "__", keys, nulls)
+        elif value is None:
+            nulls.add(name)
+
+
 def _root_cause(error: BaseException) -> BaseException:
     """The Harvest or config error behind a dlt step failure, if there is one."""
     seen: BaseException | None = error
@@ -258,6 +435,8 @@ def _explain(error: BaseException) -> str:
         return ("missing Harvest configuration: set SOURCES__HARVEST__ACCESS_TOKEN and "
                 "SOURCES__HARVEST__ACCOUNT_ID (or .dlt/secrets.toml [sources.harvest]), or try --demo")
     if isinstance(error, PipelineStepFailed):
+        if isinstance(error.exception, KeyboardInterrupt | SignalReceivedException):
+            return f"{INTERRUPTED} (during the {error.step} step)"
         return f"the {error.step} step failed: {error.exception}"
     return f"{type(error).__name__}: {error}"
 

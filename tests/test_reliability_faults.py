@@ -1,0 +1,171 @@
+"""Faults on the wire (issue 5, points 1 and 2): transient ones are retried and the destination ends up
+exactly as after a fault-free run; a persistent one fails the run loudly, leaves destination and cursors
+as they were, and the next run loads everything.
+
+The simulator draws its faults from a seeded generator; requests run concurrently, so which request
+draws which fault can vary between runs, but the mix and the seed are fixed."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+from reliability.support import (
+    change_account,
+    cli_env,
+    cursors,
+    destination_state,
+    differences,
+    duplicate_keys,
+    local_state,
+    row_total,
+    run_cli,
+)
+
+from harvest_source.runner import EXIT_FAILED, EXIT_OK, format_summary
+from harvest_source.simulator import run_simulator
+
+# Small timeouts and backoff so a test spends its time on requests, not on waiting.
+FAST_RETRIES = {"timeout_s": 1, "backoff_base_s": 0.02, "backoff_cap_s": 0.3, "max_attempts": 10}
+
+# 10% server errors, dropped connections, read timeouts, and 429 storms with and without Retry-After.
+TRANSIENT = [
+    {"kind": "429", "count": 4, "path": "^/v2/time_entries$", "retry_after": 1},  # a storm on one endpoint
+    {"kind": "429_no_retry_after", "count": 6, "path": r"^/v2/invoices/\d+/payments$"},  # one over the fan-out
+    {"kind": "500", "probability": 0.04},
+    {"kind": "502", "probability": 0.03},
+    {"kind": "503", "probability": 0.03},
+    {"kind": "drop", "probability": 0.03},
+    {"kind": "slow", "probability": 0.01, "seconds": 1.5},  # longer than timeout_s: a read timeout
+    {"kind": "429", "probability": 0.02, "retry_after": 0},
+    {"kind": "429_no_retry_after", "probability": 0.02},
+]
+FAULT_SEED = 11
+RETRIED_KINDS = ("500", "502", "503", "drop", "slow", "429", "429_no_retry_after")
+
+
+def _attempts_per_request(stats: dict) -> Counter:
+    """How often each distinct request (path + query) was sent: 1 plus its retries."""
+    return Counter((r["path"], r["query"]) for r in stats["requests"])
+
+
+def _injected(sim) -> Counter:
+    return Counter(sim.app.faults.injected)  # cumulative over the simulator's life
+
+
+def _check_run_survived(sim, result, max_attempts: int, already: Counter, at_least: int) -> dict[str, int]:
+    injected = dict(_injected(sim) - already)
+    stats = sim.stats()
+    assert result.exit_code == EXIT_OK, result.error
+    assert sum(injected.values()) >= at_least, f"too few faults to mean anything: {injected}"
+    # every injected fault cost exactly one retry: nothing was given up, nothing retried for no reason
+    assert result.retries == sum(injected.get(k, 0) for k in RETRIED_KINDS), (result.stats, injected)
+    assert result.throttled == injected.get("429", 0) + injected.get("429_no_retry_after", 0)
+    assert result.stats["transport_errors"] == injected.get("drop", 0) + injected.get("slow", 0)
+    for status in ("500", "502", "503"):
+        assert result.stats["by_status"].get(int(status), 0) == injected.get(status, 0)
+    # bounded: no request was sent more often than max_attempts, and some needed several
+    attempts = _attempts_per_request(stats)
+    assert max(attempts.values()) <= max_attempts
+    assert sum(1 for n in attempts.values() if n > 1) > 0
+    # the summary reports them
+    summary = format_summary(result)
+    assert f"retries: {result.retries:,}" in summary and f"429s: {result.throttled:,}" in summary
+    return injected
+
+
+def test_transient_faults_full_and_incremental_load_equal_a_fault_free_run(loader_for):
+    with run_simulator("small", seed=3) as sim:
+        clean, faulty = loader_for(sim, name="clean"), loader_for(sim, name="faulty")
+        assert clean.run().exit_code == EXIT_OK
+
+        sim.set_faults(TRANSIENT, seed=FAULT_SEED)
+        sim.reset_stats()
+        already = _injected(sim)
+        full = faulty.run(source_options=FAST_RETRIES)
+        injected_full = _check_run_survived(sim, full, FAST_RETRIES["max_attempts"], already, at_least=100)
+        assert set(injected_full) == set(RETRIED_KINDS)  # every kind of fault happened
+        sim.clear_faults()
+        assert differences(faulty, clean) == []
+        assert duplicate_keys(faulty.file) == {}
+
+        changed = change_account(sim, random.Random(5), changes=40)
+        assert clean.run().exit_code == EXIT_OK
+        sim.set_faults(TRANSIENT, seed=FAULT_SEED + 1)
+        sim.reset_stats()
+        already = _injected(sim)
+        incremental = faulty.run(source_options=FAST_RETRIES)
+        injected_incremental = _check_run_survived(
+            sim, incremental, FAST_RETRIES["max_attempts"], already, at_least=5
+        )
+        sim.clear_faults()
+        assert sum(incremental.rows.values()) < sum(full.rows.values()) / 10  # it was incremental
+        assert differences(faulty, clean) == []
+        assert duplicate_keys(faulty.file) == {}
+        print(f"\nfaults survived: full load {sum(injected_full.values())} {injected_full}, incremental "
+              f"{sum(injected_incremental.values())} {injected_incremental}; {len(changed)} changes; "
+              f"{len(clean.tables())} tables, {row_total(clean):,} rows compared")
+
+
+def _dataset_snapshot(loader) -> dict[str, list[tuple]]:
+    return {table: loader.rows(table) for table in loader.tables()}
+
+
+PERSISTENT = [  # (rule, what the error must name, the last status it must give)
+    ({"kind": "503", "probability": 1.0, "path": "^/v2/expenses$"}, "/v2/expenses", "503"),
+    ({"kind": "500", "probability": 1.0, "path": r"^/v2/invoices/\d+/payments$"}, "/v2/invoices/", "500"),
+    ({"kind": "429", "probability": 1.0, "path": "^/v2/tasks$", "retry_after": 0}, "/v2/tasks", "429"),
+    ({"kind": "drop", "probability": 1.0, "path": "^/v2/clients$"}, "/v2/clients", "disconnected"),
+]
+
+
+def test_a_persistent_fault_fails_loudly_and_the_next_run_loads_everything(loader_for):
+    """Four endpoints that keep failing, one after the other, each between changes in Harvest."""
+    max_attempts = 3
+    with run_simulator("tiny", seed=4) as sim:
+        loader = loader_for(sim)
+        assert loader.run().exit_code == EXIT_OK
+        for number, (rule, endpoint, last_status) in enumerate(PERSISTENT):
+            change_account(sim, random.Random(number), changes=8)
+            before = _dataset_snapshot(loader)
+            cursors_before = cursors(destination_state(loader.file))
+            local_before = cursors(local_state(loader.folder / "pipelines", loader.name))
+            assert cursors_before and local_before == cursors_before
+
+            sim.set_faults([rule])
+            sim.reset_stats()
+            failed = loader.run(source_options={**FAST_RETRIES, "max_attempts": max_attempts})
+            assert failed.exit_code == EXIT_FAILED
+            assert endpoint in failed.error and last_status in failed.error.lower(), failed.error
+            assert f"after {max_attempts} attempts" in failed.error
+            attempts = _attempts_per_request(sim.stats())
+            failing = {key: n for key, n in attempts.items() if re.match(rule["path"], key[0])}
+            assert failing and max(failing.values()) <= max_attempts, rule  # the path exists; bounded
+            # nothing of the failed run reached the destination, and no cursor moved
+            assert _dataset_snapshot(loader) == before
+            assert cursors(destination_state(loader.file)) == cursors_before
+            assert cursors(local_state(loader.folder / "pipelines", loader.name)) == local_before
+
+            sim.clear_faults()
+            recovered = loader.run()
+            assert recovered.exit_code == EXIT_OK, recovered.error
+            counts = sim.counts()
+            for table in ("expenses", "tasks", "clients", "time_entries", "invoice_payments"):
+                assert loader.count(table) == counts[table], (rule["path"], table)
+        fresh = loader_for(sim, name="fresh")
+        assert fresh.run().exit_code == EXIT_OK
+        assert differences(loader, fresh) == []
+        assert duplicate_keys(loader.file) == {}
+
+
+def test_a_persistent_fault_exits_non_zero_from_the_command_line(tmp_path):
+    with run_simulator("tiny", seed=4) as sim:
+        sim.set_faults([{"kind": "502", "probability": 1.0, "path": "^/v2/projects$"}])
+        env = cli_env(sim, tmp_path / "home", max_attempts="2", backoff_base_s="0.01", timeout_s="1")
+        proc = run_cli(["--duckdb-file", str(tmp_path / "h.duckdb")], env, cwd=tmp_path)
+        assert sim.stats()["by_path"]["/v2/projects"] == 2
+    assert proc.returncode == 1
+    assert "GET /v2/projects: still failing after 2 attempts (last: server error 502)" in proc.stderr
+    assert "status: FAILED" in proc.stderr
+
