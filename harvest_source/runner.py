@@ -9,6 +9,8 @@ one dataset, and turn every failure into a message that says what to fix.
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -176,8 +178,11 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
       them again, and a job whose rows were already copied into the staging dataset copies them
       twice, which the merge then inserts twice (duplicate rows). Abort the package instead: dlt
       rewinds the cursors to before it and this run reads those changes from Harvest again;
-    * killed during such an abort, after the package was archived but before the rewind: rewind.
+    * killed during such an abort, after the package was archived but before the rewind: rewind;
+    * killed while extracting: nothing was committed (no package, no cursor), but the half-written files
+      stay in a temporary folder dlt never looks at again; remove them.
     """
+    _drop_abandoned_extracts(pipeline)
     _drop_stale_extracted_copies(pipeline)
     _finish_interrupted_abort(pipeline)
     interrupted = _interrupted_load_jobs(pipeline)
@@ -192,6 +197,17 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
         log.warning("Finishing a load left pending by an earlier run before extracting new data")
         pipeline.normalize()
         pipeline.load()
+
+
+def _drop_abandoned_extracts(pipeline: dlt.Pipeline) -> None:
+    """The temporary folders of extracts that never committed (``normalize/<16 hex>/``, dlt's name for
+    them). Nothing else extracts into this working folder now: runs of one pipeline must not overlap."""
+    storage = pipeline._get_normalize_storage()
+    root = Path(storage.storage.storage_path)
+    for child in sorted(root.iterdir()) if root.is_dir() else ():
+        if child.is_dir() and re.fullmatch(r"[0-9a-f]{16}", child.name):
+            log.warning("Removing the files of an extract that a killed run left unfinished (%s)", child.name)
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def _drop_stale_extracted_copies(pipeline: dlt.Pipeline) -> None:
@@ -356,7 +372,7 @@ class FieldWatch:
             with pipeline.sql_client() as client:
                 for table, types in columns.items():
                     names = [c for c in types if "__v_" not in c]
-                    if not names:
+                    if table not in TABLES or not names:  # nested tables: their records are not watched
                         continue
                     escaped = [client.escape_column_name(c) for c in names]
                     try:

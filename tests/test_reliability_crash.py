@@ -149,6 +149,7 @@ def _check_recovered(loader, reference: dict[str, list[tuple]], home: Path, tall
     assert duplicate_keys(loader.file) == {}, label
     local, remote = local_state(home / "pipelines", loader.name), destination_state(loader.file)
     assert cursors(local) == cursors(remote), label
+    assert not any(pending_packages(home / "pipelines", loader.name).values()), label  # nothing left over
     assert cursors_ahead(remote, loader.file) == [], label
     tally.rows_compared += sum(len(rows) for rows in got.values())
 

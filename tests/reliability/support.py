@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -192,13 +193,15 @@ def pending_packages(pipelines_dir: Path, name: str) -> dict[str, list[str]]:
     """What a killed run left in the working folder, by stage."""
     work = pipelines_dir / name
 
-    def listing(*parts: str) -> list[str]:
+    def listing(*parts: str) -> list[str]:  # folders only: a kill can also leave dlt's temporary files
         folder = work.joinpath(*parts)
-        return sorted(os.listdir(folder)) if folder.is_dir() else []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
-    started = [p for p in listing("load", "normalized") if listing("load", "normalized", p, "started_jobs")]
+    started = [p for p in listing("load", "normalized") if listing("load", "normalized", p, "started_jobs") or any(
+        f.is_file() for f in work.joinpath("load", "normalized", p, "started_jobs").glob("*"))]
+    abandoned = [p for p in listing("normalize") if re.fullmatch(r"[0-9a-f]{16}", p)]  # extracts never committed
     return {"extracted": listing("normalize", "extracted"), "normalized": listing("load", "normalized"),
-            "loading": started}
+            "loading": started, "abandoned": abandoned}
 
 
 # ------------------------------------------------------------------ account changes
