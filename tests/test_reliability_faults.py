@@ -15,6 +15,7 @@ from reliability.support import (
     change_account,
     cli_env,
     cursors,
+    data_tables,
     destination_state,
     differences,
     duplicate_keys,
@@ -105,7 +106,7 @@ def test_transient_faults_full_and_incremental_load_equal_a_fault_free_run(loade
         assert duplicate_keys(faulty.file) == {}
         print(f"\nfaults survived: full load {sum(injected_full.values())} {injected_full}, incremental "
               f"{sum(injected_incremental.values())} {injected_incremental}; {len(changed)} changes; "
-              f"{len(clean.tables())} tables, {row_total(clean):,} rows compared")
+              f"{len(data_tables(clean.file))} tables, {row_total(clean):,} rows compared")
 
 
 def _dataset_snapshot(loader) -> dict[str, list[tuple]]:
