@@ -53,7 +53,7 @@ class Loader:
         with duckdb.connect(self.file, read_only=True) as con:
             rows = con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'harvest_data' "
-                "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\' ORDER BY 1"
+                "AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\' ORDER BY 1"
             ).fetchall()
         return [r[0] for r in rows]
 
