@@ -128,7 +128,8 @@ def _stage(home: Path, name: str, file: Path) -> str:
 
 
 class Tally:
-    def __init__(self) -> None:
+    def __init__(self, seed: int = SEED) -> None:
+        self.seed = seed
         self.points: list[Point] = []
         self.rows_compared = 0
 
@@ -139,7 +140,7 @@ class Tally:
             stages[p.stage] = stages.get(p.stage, 0) + 1
         seconds = sum(1 for p in fired if p.then_fired)
         return (f"{len(fired)} kill points (+{seconds} kills during recovery) of {len(self.points)} scheduled, "
-                f"seed {SEED}; left behind: {stages}; {self.rows_compared:,} rows compared")
+                f"seed {self.seed}; left behind: {stages}; {self.rows_compared:,} rows compared")
 
 
 def _check_recovered(loader, reference: dict[str, list[tuple]], home: Path, tally: Tally, label: str) -> None:
@@ -184,7 +185,7 @@ def _loader(loader_for, sim, home: Path, name: str):
 def _run_schedule(loader_for, tmp_path: Path, first_load_hooks, incremental_hooks, doubles, timers: tuple[int, int],
                   seed: int) -> Tally:
     rng = random.Random(seed)
-    tally = Tally()
+    tally = Tally(seed)
     with run_simulator(SCALE, seed=SIM_SEED) as sim:
         reference = _loader(loader_for, sim, tmp_path / "reference", "reference")
         assert reference.run().exit_code == EXIT_OK
