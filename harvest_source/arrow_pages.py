@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 from dlt.common.schema.detections import is_iso_timestamp
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.extract.items_transform import MapItem
 
 from .client import PER_PAGE, HarvestClient, _Attempt, _bucket, _encode_params, _relative
@@ -338,7 +339,10 @@ class PageDecoder:
             item = item.set_column(index, field.with_type(_TIMESTAMP), pc.cast(item[self.cursor], _TIMESTAMP))
         if C_DLT_LOAD_ID in item.column_names:
             index = item.column_names.index(C_DLT_LOAD_ID)
-            load_id = dlt.current.load_package_state()["load_id"]
+            try:
+                load_id = dlt.current.load_package_state()["load_id"]
+            except CurrentLoadPackageStateNotAvailable:  # iterated outside a pipeline: there is no load
+                return item.remove_column(index)
             item = item.set_column(index, item.schema.field(index),
                                    pa.nulls(item.num_rows, pa.string()).fill_null(load_id))
         return item

@@ -185,3 +185,15 @@ def test_merge_keeps_the_newest_version_when_a_load_carries_an_id_twice(tmp_path
         with pipeline.sql_client() as client:
             results[arrow] = client.execute_sql("SELECT id, notes, updated_at FROM time_entries")
     assert results[True] == results[False] and [r[1] for r in results[True]] == ["new"]
+
+
+def test_the_source_can_be_iterated_outside_a_pipeline():
+    """No pipeline, no load id: the arrow tables come without ``_dlt_load_id``, the rows are all there."""
+    from harvest_source import harvest_source
+
+    with run_simulator(scale="tiny", seed=2) as sim:
+        source = harvest_source(access_token="t", account_id=str(sim.account_id), base_url=sim.base_url,
+                                rate_limit_window_s=0.001)
+        tables = list(source.with_resources("time_entries"))
+        assert all(isinstance(t, pa.Table) and "_dlt_load_id" not in t.column_names for t in tables)
+        assert sum(t.num_rows for t in tables) == sim.counts()["time_entries"]
