@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeTime
 
 from harvest_source import pacing
 from harvest_source.client import DEFAULT_USER_AGENT, HarvestClient
@@ -31,24 +32,6 @@ ACCOUNT = "987654"
 BASE = "https://api.harvestapp.com/v2"
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps; sleeps are recorded."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
 
 
 class Recorder:
@@ -81,7 +64,7 @@ def sequence(*responses: httpx.Response | Exception) -> Handler:
 
 
 def make(handler: Handler, **kwargs: Any) -> tuple[HarvestClient, Recorder, FakeTime]:
-    ft = FakeTime()
+    ft = FakeTime(5000.0)
     rec = Recorder(handler)
     kwargs.setdefault("rng", random.Random(7))
     client = HarvestClient(
@@ -525,7 +508,7 @@ def test_reports_use_their_own_bucket():
 
 
 def test_slot_is_restamped_when_response_headers_arrive():
-    ft = FakeTime()
+    ft = FakeTime(5000.0)
 
     def handler(request: httpx.Request) -> httpx.Response:
         trace = request.extensions["trace"]

@@ -5,27 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from fakes import FakeTime
 
 from harvest_source import pacing
 from harvest_source.pacing import Pacer, clear_pacers, pacer_for, pacer_key
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps; sleeps are recorded."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
 
 
 class RecordingPacer(Pacer):

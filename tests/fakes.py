@@ -1,0 +1,23 @@
+"""Test doubles shared by the client and pacer tests."""
+
+from __future__ import annotations
+
+import threading
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps; sleeps are recorded (no real waiting)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
