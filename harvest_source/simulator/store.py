@@ -15,6 +15,7 @@ from typing import Any
 
 from ._json import dumps_stored, loads
 from .clock import SimClock
+from .records import ua_embed
 
 # How each list is ordered (reference 3.4). Ids grow with creation time everywhere in this simulator, so
 # "creation date, newest first" is id descending and "start_date, oldest first" (rates) is id ascending;
@@ -357,14 +358,7 @@ class Store:
                 continue
             client = clients.get(project["client"]["id"]) or project["client"]
             pa = {
-                "id": ua["id"],
-                "is_project_manager": ua["is_project_manager"],
-                "is_active": ua["is_active"],
-                "use_default_rates": ua["use_default_rates"],
-                "budget": ua["budget"],
-                "created_at": ua["created_at"],
-                "updated_at": ua["updated_at"],
-                "hourly_rate": ua["hourly_rate"],
+                **ua_embed(ua),  # a project assignment carries the user assignment's own fields first
                 "project": {
                     "id": project["id"],
                     "name": project["name"],
