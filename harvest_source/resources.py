@@ -223,8 +223,9 @@ class Builder:
         loop = asyncio.get_running_loop()
         pool = self._executor()
         fetch = self._child_fetcher(child)
+        futures = [loop.run_in_executor(pool, fetch, pid) for pid in parent_ids]
         try:
-            pages = await asyncio.gather(*(loop.run_in_executor(pool, fetch, pid) for pid in parent_ids))
+            pages = await _all_or_first_error(futures)
         except HarvestPermissionError as error:
             window.rollback()
             self._skip([child.table], error, child.permission)
@@ -255,6 +256,21 @@ class Builder:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="harvest-fanout")
         return self._pool
+
+
+async def _all_or_first_error(futures: list[asyncio.Future[Page]]) -> list[Page]:
+    """Every result in order, or the first error with the rest cancelled and their errors consumed.
+
+    ``asyncio.gather`` leaves the other failures unretrieved, and asyncio then prints their tracebacks
+    when the loop is collected: noise on top of the one clear error the run reports."""
+    done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
+    failed = [f for f in futures if f in done and f.exception() is not None]
+    if not failed:
+        return [f.result() for f in futures]
+    for future in pending:
+        future.cancel()  # not started: never runs; running: its outcome is dropped, not logged
+    permission = [f for f in failed if isinstance(f.exception(), HarvestPermissionError)]
+    raise (permission or failed)[0].exception()
 
 
 def _has_role(parent: dict[str, Any], role: str | None) -> bool:

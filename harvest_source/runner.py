@@ -456,16 +456,28 @@ def _root_cause(error: BaseException) -> BaseException:
     return error
 
 
+def _by_signal(error: BaseException) -> bool:
+    """Whether a signal is behind this error. A signal can land while dlt restores one of its contexts;
+    dlt then raises its own error with the KeyboardInterrupt as context: still an interrupted run."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt | SignalReceivedException):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _explain(error: BaseException) -> str:
     if isinstance(error, HarvestError):
         hint = error.hint if error.hint and error.hint not in str(error) else ""
         return f"{error}" + (f"\n  what to do: {hint}" if hint else "")
+    if _by_signal(error):
+        step = f" (during the {error.step} step)" if isinstance(error, PipelineStepFailed) else ""
+        return INTERRUPTED + step
     if isinstance(error, ConfigFieldMissingException):
         return ("missing Harvest configuration: set SOURCES__HARVEST__ACCESS_TOKEN and "
                 "SOURCES__HARVEST__ACCOUNT_ID (or .dlt/secrets.toml [sources.harvest]), or try --demo")
     if isinstance(error, PipelineStepFailed):
-        if isinstance(error.exception, KeyboardInterrupt | SignalReceivedException):
-            return f"{INTERRUPTED} (during the {error.step} step)"
         return f"the {error.step} step failed: {error.exception}"
     return f"{type(error).__name__}: {error}"
 

@@ -97,3 +97,17 @@ def test_demo_runs_twice_and_survives_a_deleted_duckdb_file(tmp_path):
     assert third.returncode == 0, third.stderr[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM harvest_data.time_entries").fetchone()[0] == entries
+
+
+def test_a_signal_inside_dlt_context_handling_still_reads_as_an_interruption():
+    """Ctrl-C can land while dlt restores a context; dlt then raises its own error from the interrupt."""
+    from harvest_source.runner import INTERRUPTED, _explain, _root_cause
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise RuntimeError("context mangled")  # what dlt's container raises in that case
+    except RuntimeError as error:
+        assert _explain(_root_cause(error)) == INTERRUPTED
+    assert _explain(_root_cause(RuntimeError("plain"))).startswith("RuntimeError")

@@ -75,3 +75,43 @@ def test_combine_bounds_takes_the_earliest_and_none_means_all():
 
 def test_shift_keeps_harvest_format():
     assert shift("2024-01-01T00:00:30Z", 45) == "2023-12-31T23:59:45Z"
+
+
+
+def test_a_failed_fan_out_raises_the_first_error_and_leaves_nothing_to_finish_unobserved():
+    """A child fails while another is still running: the first error is raised at once and the other
+    future is cancelled, so its later error is never printed by asyncio after the run's own message
+    (it was, when dlt's loop stopped before a plain ``asyncio.gather`` had retrieved it)."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harvest_source.errors import HarvestResponseError
+    from harvest_source.resources import _all_or_first_error
+
+    release = threading.Event()
+
+    def fetch(parent_id: int) -> list[dict]:
+        if parent_id == 3:
+            release.wait(5)
+        if parent_id in (2, 3):
+            raise HarvestResponseError(f"GET /v2/parents/{parent_id}/children: broken")
+        return [{"id": parent_id}]
+
+    async def main(ids: list[int]) -> tuple[list | BaseException, list[asyncio.Future]]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(4) as pool:
+            futures = [loop.run_in_executor(pool, fetch, i) for i in ids]
+            try:
+                outcome: list | BaseException = await _all_or_first_error(futures)
+            except HarvestResponseError as error:
+                outcome = error
+            states = [f.done() for f in futures]
+            release.set()  # let the blocked child end (with its error) before the pool shuts down
+            return outcome, states
+
+    assert asyncio.run(main([1, 4, 5])) == ([[{"id": 1}], [{"id": 4}], [{"id": 5}]], [True] * 3)
+    release.clear()
+    outcome, states = asyncio.run(main([1, 2, 3, 4]))
+    assert isinstance(outcome, HarvestResponseError) and "parents/2/" in str(outcome)
+    assert states == [True] * 4, "a sibling future was left pending"
