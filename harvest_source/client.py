@@ -350,7 +350,8 @@ class HarvestClient:
             transient = f"{type(exc).__name__}: {self._redact(str(exc))}"[:300]
         except httpx.HTTPError as exc:
             broken = type(exc).__name__  # its text may quote a header value, so it is not shown
-        self._restamp(pacer, stamp, seen)
+        finally:  # always, even on Ctrl-C: an unsettled slot would hold its place in the window for good
+            self._restamp(pacer, stamp, seen)
         # Errors are raised here, outside the except blocks, so no httpx exception is chained as context.
         if broken is not None:
             raise HarvestConfigError(
@@ -368,17 +369,20 @@ class HarvestClient:
 
     @staticmethod
     def _restamp(pacer: Pacer, stamp: float, seen: Mapping[str, float]) -> None:
-        """Count the request in the pacer at a moment that is surely after Harvest counted it.
+        """Settle the request's slot at a moment that is surely after Harvest counted it.
 
         A rate limiter counts a request before it answers, so by the time the response headers
-        are here the server has counted it: stamping the slot then makes arrival jitter (pool
-        waits, TLS set-up, a busy in-process simulator) harmless. A request that left but got no
-        answer is stamped now. No trace events (MockTransport) keep the acquisition stamp.
+        are here the server has counted it: settling the slot then makes arrival jitter (pool
+        waits, TLS set-up, a busy in-process simulator) harmless (see ``pacing``). A request that
+        left but got no answer is settled now; one that never left (or a MockTransport, which has
+        no trace events) at its acquisition.
         """
         if "receive_response_headers" in seen:
             pacer.restamp(stamp, seen["receive_response_headers"])
         elif "send_request_headers" in seen:
             pacer.restamp(stamp, pacer.now())
+        else:
+            pacer.restamp(stamp, stamp)
 
     def _handle(
         self, response: httpx.Response, path: str, listing: bool, attempt: int, pacer: Pacer

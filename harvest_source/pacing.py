@@ -5,21 +5,19 @@ Harvest counts requests per token in a moving window (100 per 15 s; reports 100 
 oldest of them has left the window, so no window of our own send times ever holds more than
 ``limit`` requests.
 
-Why a margin: the server counts *arrivals*, and arrival = send + delay, where the delay varies a
-little (pool hand-off, GIL, TCP). Requests ``i`` and ``i + limit`` are at least ``W'`` apart in our
-clock, so at the server they are at least ``W' - (d_max - d_min)`` apart. The server sees
-``limit + 1`` in a window of ``W`` only if that spread exceeds ``W' - W``. With
-``W' = W * 1.01 + 0.02 s`` the tolerated spread is 170 ms for the 15 s bucket, 9 s for the reports
-bucket and still 20 ms (plus 1 %) for a simulator whose windows are divided by a time scale; the
-throughput cost is about 1 % (plus 20 ms per window).
+The server counts *arrivals*, and arrival = send + a delay that varies (pool hand-off, GIL, TCP, a
+busy server). So the client does not count a request at the moment it lets it go: ``acquire_slot``
+holds the slot *in flight* (it counts against the limit but cannot leave the window), and
+``restamp`` settles it at the moment the response headers arrived, when the server has surely
+counted it. Every later grant is then at least a window after the server's own count, whatever the
+delays were: no margin is needed for jitter, only a few milliseconds for clock resolution. (The
+first version kept slots at acquisition time plus a margin of 1 % + 20 ms; the margin cost 35 ms of
+every 1.5 s window in the benchmark, and still was not enough without restamping: measured with an
+in-process ThreadingHTTPServer, 16 client threads, 3000 requests, 100 per 0.3 s, stamping at
+acquisition let the server see up to 102 requests in one window.)
 
-The margin alone is not enough when the delay is large and uneven (a TLS handshake on a fresh
-connection, a busy in-process simulator). So the client moves each slot with ``restamp`` to the
-moment the response headers arrived: the server has surely counted the request by then, which
-makes the delay irrelevant. Measured with an in-process ThreadingHTTPServer, 16 client threads,
-3000 requests, 100 per 0.3 s: stamping at acquisition let the server see up to 102 requests in one
-window (GIL contention delayed arrivals by tens of ms); restamping at response headers never let it
-see more than 100, at the same throughput (9.75 s for 9.0 s of pure budget).
+What restamping costs: the time from the server's count to our response headers (server time and
+the return trip), once per window: about 1 % of Harvest's 15 s window at a 300 ms round trip.
 
 One pacer per bucket must be shared by every thread and client that use the same credentials:
 ``pacer_for`` is that process-wide registry, keyed by a hash (``pacer_key``), never the token.
@@ -35,8 +33,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-DEFAULT_MARGIN_S = 0.02
-DEFAULT_MARGIN_RATIO = 0.01
+DEFAULT_MARGIN_S = 0.002  # clock resolution, not jitter: see the module docstring
+DEFAULT_MARGIN_RATIO = 0.0
+# How often a caller looks again when every slot of the window is in flight (limit <= concurrency).
+_IN_FLIGHT_POLL_S = 0.01
 # Smallest sleep: float rounding could otherwise leave a 1e-15 s wait that never advances a clock.
 _MIN_SLEEP_S = 1e-4
 
@@ -63,39 +63,46 @@ class Pacer:
         self.effective_window_s = self.window_s * (1.0 + margin_ratio) + margin_s
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._sent: deque[float] = deque()  # settled slots, oldest first
+        self._in_flight: list[float] = []  # slots granted by acquire_slot and not yet restamped
         self._paused_until = -math.inf
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Block until one more request fits the window, record it, and return the seconds waited."""
-        return self.acquire_slot()[0]
+        """Block until one more request fits the window, record it now, and return the seconds waited."""
+        return self._acquire()[0]
 
     def acquire_slot(self) -> tuple[float, float]:
-        """Like ``acquire`` but also return the recorded stamp, so ``restamp`` can move it later."""
+        """Like ``acquire``, but the slot stays in flight (counted, never expiring) until ``restamp``
+        settles it; returns (seconds waited, the slot's stamp). Every slot must be restamped."""
+        return self._acquire(in_flight=True)
+
+    def _acquire(self, in_flight: bool = False) -> tuple[float, float]:
         start = self._clock()
         while True:
             with self._lock:
                 now = self._clock()
                 delay = self._delay_locked(now)
                 if delay <= 0:
-                    self._sent.append(now)
+                    if in_flight:
+                        self._in_flight.append(now)
+                    else:
+                        self._sent.append(now)
                     return max(0.0, now - start), now
             self._sleep(max(delay, _MIN_SLEEP_S))
 
-    def restamp(self, stamp: float, sent_at: float) -> None:
-        """Move a slot from acquisition time to the time the request really left (only ever later).
-
-        Pool waits and connection set-up (TLS can take hundreds of ms) happen between ``acquire``
-        and the bytes leaving; counting from the later moment keeps those out of the jitter budget.
-        """
-        if sent_at <= stamp:
-            return
+    def restamp(self, stamp: float, settled_at: float) -> None:
+        """Settle an in-flight slot at ``settled_at`` (never earlier than its stamp), from when it
+        leaves the window a full window later. For a slot granted by ``acquire`` it moves the slot."""
+        at = max(stamp, settled_at)
         with self._lock:
-            i = bisect.bisect_left(self._sent, stamp)
-            if i < len(self._sent) and self._sent[i] == stamp:
-                del self._sent[i]
-            bisect.insort(self._sent, sent_at)
+            if stamp in self._in_flight:
+                self._in_flight.remove(stamp)
+            else:
+                i = bisect.bisect_left(self._sent, stamp)
+                if i < len(self._sent) and self._sent[i] == stamp:
+                    del self._sent[i]
+            bisect.insort(self._sent, at)
 
     def now(self) -> float:
         """This pacer's clock (stamps passed to ``restamp`` must come from it)."""
@@ -114,14 +121,16 @@ class Pacer:
         """Requests currently counted in the window (for stats and tests)."""
         with self._lock:
             self._prune_locked(self._clock())
-            return len(self._sent)
+            return len(self._sent) + len(self._in_flight)
 
     def _delay_locked(self, now: float) -> float:
         if now < self._paused_until:
             return self._paused_until - now
         self._prune_locked(now)
-        if len(self._sent) < self.limit:
+        if len(self._sent) + len(self._in_flight) < self.limit:
             return 0.0
+        if not self._sent:  # the whole window is in flight: look again when one may have settled
+            return _IN_FLIGHT_POLL_S
         return self._sent[0] + self.effective_window_s - now
 
     def _prune_locked(self, now: float) -> None:

@@ -61,12 +61,12 @@ def test_never_more_than_limit_in_any_window():
     assert_never_over(p.granted, 7, p.effective_window_s)
 
 
-def test_margin_widens_window_slightly():
-    p = Pacer(100, 15.0)
-    assert p.effective_window_s == pytest.approx(15.0 * 1.01 + 0.02)
+def test_margin_is_only_clock_resolution():
+    """Jitter is handled by settling slots at the response (see the in-flight tests), not by a margin."""
+    assert Pacer(100, 15.0).effective_window_s == pytest.approx(15.002)
+    assert Pacer(100, 0.15).effective_window_s == pytest.approx(0.152)
     assert Pacer(100, 15.0, margin_s=0.0, margin_ratio=0.0).effective_window_s == 15.0
-    # a time-scaled window keeps an absolute jitter allowance
-    assert Pacer(100, 0.15).effective_window_s == pytest.approx(0.15 * 1.01 + 0.02)
+    assert Pacer(100, 15.0, margin_s=0.0, margin_ratio=0.01).effective_window_s == pytest.approx(15.15)
 
 
 def test_rejects_nonsense_limits():
@@ -178,11 +178,34 @@ def test_restamp_moves_a_slot_later_and_never_earlier():
     assert p.acquire() == pytest.approx(4.0)
 
 
-def test_restamp_of_an_already_pruned_slot_still_counts_it():
+def test_an_in_flight_slot_never_leaves_the_window_until_it_is_settled():
+    """A request whose answer takes longer than the window may not have been counted yet: its slot
+    stays, so the next grant still comes a full window after the server could have counted it."""
     ft = FakeTime()
     p = Pacer(1, 10.0, clock=ft.clock, sleep=ft.sleep, margin_s=0.0, margin_ratio=0.0)
     _, stamp = p.acquire_slot()
-    ft.sleep(12.0)  # slot left the window (a very long pool wait)
-    assert p.in_window() == 0
-    p.restamp(stamp, ft.now)
+    ft.sleep(12.0)  # no answer yet after more than a window
     assert p.in_window() == 1
+    p.restamp(stamp, ft.now)  # the answer came at t+12
+    assert p.in_window() == 1
+    assert p.acquire() == pytest.approx(10.0)  # a window after the answer, not after the grant
+
+
+def test_when_the_whole_window_is_in_flight_callers_wait_for_a_settled_slot():
+    ft = FakeTime()
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the answers to both requests arrive during the 5th poll
+        ft.sleep(seconds)
+        polls.append(seconds)
+        if len(polls) == 5:
+            p.restamp(first, ft.now)
+            p.restamp(second, ft.now)
+
+    p = Pacer(2, 10.0, clock=ft.clock, sleep=sleep, margin_s=0.0, margin_ratio=0.0)
+    _, first = p.acquire_slot()
+    _, second = p.acquire_slot()
+    waited = p.acquire()
+    answered = first + sum(polls[:5])
+    assert polls[:5] == [pytest.approx(0.01)] * 5  # polled while nothing could leave the window
+    assert waited == pytest.approx(answered + 10.0 - first)  # then a full window after the answers
