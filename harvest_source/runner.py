@@ -368,6 +368,8 @@ class FieldWatch:
         self.arrow_rows: dict[str, int] = {}
 
     def sample(self, pipeline: dlt.Pipeline, columns: dict[str, dict[str, str]]) -> None:
+        if not any(table in TABLES for table in columns):  # a first run: nothing earlier to sample
+            return
         try:
             with pipeline.sql_client() as client:
                 for table, types in columns.items():
