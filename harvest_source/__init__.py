@@ -14,7 +14,6 @@ import dlt
 import pendulum
 from dlt.extract.resource import DltResource
 
-from .arrow_pages import ArrowPagesClient
 from .client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, HarvestClient
 from .endpoints import ENDPOINTS, TABLES
 from .errors import HarvestConfigError, HarvestError
@@ -89,7 +88,7 @@ def harvest_source(
     ``transport`` (an ``httpx`` transport) is for tests. ``arrow`` (default on) decodes the pages of
     flat tables (time entries, expenses, ...) straight into arrow tables: same tables, far less CPU.
     """
-    client = ArrowPagesClient(
+    client = HarvestClient(
         access_token, account_id, base_url, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),

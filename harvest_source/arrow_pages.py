@@ -22,6 +22,13 @@ incremental) turns it into a timestamp and fills in the load id.
 
 Only tables without arrays are candidates (``arrow_eligible``); fan-out parents and children stay on
 the row path.
+
+Paging, pacing and retries are the client's: ``HarvestClient.iter_decoded(path, decoder.decode)``
+runs ``PageDecoder.decode`` on each page's body, inside the request attempt and in the thread that
+made the request (dlt runs the resource in its pool, so the next request and decoding overlap dlt's
+processing of the previous table; decoding two pages at once on two threads was measured too: no gain
+on 2 cores, where decoding is CPU-bound). A body the decoder cannot read raises the client's
+``UnreadableBody`` and is retried like one orjson rejects.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from dlt.common.schema.detections import is_iso_timestamp
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.extract.items_transform import MapItem
 
-from .client import PER_PAGE, HarvestClient, _Attempt, _bucket, _encode_params, _relative
+from .client import UnreadableBody
 from .endpoints import Endpoint, children_of
 from .errors import HarvestResponseError
 
@@ -74,10 +81,6 @@ def arrow_column_hints() -> dict[str, dict[str, Any]]:
     }
 
 
-class BodyError(ValueError):
-    """The body is not the JSON list envelope we expect (truncated, corrupt): worth another attempt."""
-
-
 @dataclass
 class DecodedPage:
     """One list page: the records as an arrow table, or as dicts when they must take the row path."""
@@ -92,53 +95,6 @@ class DecodedPage:
 
     def __len__(self) -> int:
         return self.table.num_rows if self.table is not None else len(self.rows or ())
-
-
-class ArrowPagesClient(HarvestClient):
-    """``HarvestClient`` that can hand a list page's raw body to a decoder instead of orjson.
-
-    Pacing, retries, error mapping and ``links.next`` checks are the client's own; only the body
-    decoding differs, and a body the decoder rejects is retried like one orjson rejects.
-    """
-
-    _decoder = threading.local()
-
-    def iter_decoded_pages(
-        self, path: str, decoder: PageDecoder, params: Mapping[str, Any] | None = None
-    ) -> Iterator[DecodedPage]:
-        """Like ``iter_pages`` (``per_page=2000``, ``links.next`` verbatim), yielding ``DecodedPage``s.
-
-        The body is decoded in the thread that fetched it (dlt runs this generator in its pool, so the
-        next request and decoding overlap dlt's processing of the previous table). Decoding two pages
-        at once on two threads was measured too: no gain on 2 cores, where decoding is CPU-bound.
-        """
-        rel = _relative(path)
-        bucket = _bucket(rel)
-        query: dict[str, str] | None = {"per_page": str(PER_PAGE), **_encode_params(params)}
-        url: Any = self._url(rel)
-        visited = {str(url.copy_merge_params(query))}
-        pages = 0
-        while url is not None:
-            page: DecodedPage = self._get_page(url, query, bucket, decoder)
-            pages += 1
-            yield page
-            url, query = self._next_url(page.envelope, url, visited, pages), None
-
-    def _get_page(self, url: Any, query: dict[str, str] | None, bucket: str, decoder: PageDecoder) -> Any:
-        self._decoder.current = decoder
-        try:
-            return self._request(url, query, bucket, listing=True)
-        finally:
-            self._decoder.current = None
-
-    def _parse_success(self, response: Any, path: str, attempt: int) -> Any:
-        decoder: PageDecoder | None = getattr(self._decoder, "current", None)
-        if decoder is None or "json" not in response.headers.get("content-type", "").lower():
-            return super()._parse_success(response, path, attempt)
-        try:
-            return (decoder.decode(response.content, path),)
-        except BodyError as error:
-            return _Attempt(response.status_code, str(error), self._backoff_delay(attempt))
 
 
 class PageDecoder:
@@ -191,6 +147,10 @@ class PageDecoder:
     def decode(self, raw: bytes, path: str = "") -> DecodedPage:
         """One page's body -> its records as an arrow table (or as dicts for the row path).
 
+        The decode function for ``HarvestClient.iter_decoded``: a truncated or corrupt body raises
+        ``UnreadableBody`` (the client retries it), a page without the records list a
+        ``HarvestResponseError``.
+
         Thread-safe: the JSON parsing runs outside the lock (pages may be parsed in parallel); the
         decisions about columns (types, order) are taken one page at a time.
         """
@@ -212,7 +172,7 @@ class PageDecoder:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
-            raise BodyError(f"invalid or truncated JSON body ({len(raw)} bytes)") from error
+            raise UnreadableBody(f"invalid or truncated JSON body ({len(raw)} bytes)") from error
         if not isinstance(data, dict) or not isinstance(data.get(self.records_key), list):
             raise HarvestResponseError(
                 f"GET {path}: the response has no '{self.records_key}' list",
@@ -531,6 +491,6 @@ def _dlt_ids(n: int) -> pa.Array:
 
 
 __all__ = [
-    "AfterIncremental", "ArrowPagesClient", "DecodedPage", "PageDecoder", "arrow_column_hints", "arrow_eligible",
+    "AfterIncremental", "DecodedPage", "PageDecoder", "arrow_column_hints", "arrow_eligible",
     "batched",
 ]

@@ -4,6 +4,11 @@ It knows HTTP and Harvest's list envelope, nothing about our tables. One instanc
 shared by many threads (httpx.Client is thread-safe for sync use); pacers are shared process-wide
 per token + account + base URL, so separate clients on the same credentials still respect one
 budget.
+
+List pages are decoded by a function the caller may choose (``iter_decoded``): orjson into dicts
+by default (``iter_pages``), or anything else that hands back the page's envelope, such as the
+arrow decoder in ``arrow_pages``. The decoder signals a truncated or corrupt body by raising
+``UnreadableBody``, and the client retries it like any other unusable response.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import httpx
 
@@ -98,6 +103,33 @@ class ClientStats:
             }
 
 
+class UnreadableBody(ValueError):
+    """Raised by a decode function: the body is truncated or corrupt, so the request is worth another attempt.
+
+    The client retries it like a body orjson cannot parse (backoff, ``max_attempts``); the message is
+    the attempt's reason in the log and in the final "not valid JSON in N attempts" error.
+    """
+
+
+class Enveloped(Protocol):
+    """What a decode function returns for one list page."""
+
+    @property
+    def envelope(self) -> Mapping[str, Any]:
+        """The page without its records; its ``links.next`` drives paging."""
+        ...
+
+
+PageT = TypeVar("PageT", bound=Enveloped)
+
+
+class _JsonPage(NamedTuple):
+    """A list page decoded by orjson: what ``iter_pages`` yields the records of."""
+
+    envelope: dict[str, Any]
+    records: list[dict[str, Any]]
+
+
 @dataclass
 class _Attempt:
     """Outcome of one request that calls for a retry (or, at the end, an exhausted error)."""
@@ -109,7 +141,7 @@ class _Attempt:
 
 
 class HarvestClient:
-    """Sync Harvest v2 client: ``get_json`` for single objects, ``iter_pages`` for list endpoints."""
+    """Sync Harvest v2 client: ``get_json`` for single objects, ``iter_pages``/``iter_decoded`` for lists."""
 
     def __init__(
         self,
@@ -213,7 +245,7 @@ class HarvestClient:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a single object (``company``, ``users/me``) and return the parsed JSON."""
         rel = _relative(path)
-        return self._request(self._url(rel), _encode_params(params), _bucket(rel), listing=False)
+        return self._request(self._url(rel), _encode_params(params), _bucket(rel), _decode_json, listing=False)
 
     def iter_pages(
         self, path: str, records_key: str, params: Mapping[str, Any] | None = None
@@ -222,27 +254,47 @@ class HarvestClient:
 
         ``next_page`` is never used: it is null on middle pages of cursor endpoints.
         """
+
+        def decode(raw: bytes, page_path: str) -> _JsonPage:
+            return _json_page(raw, records_key, page_path)
+
+        for page in self.iter_decoded(path, decode, params):
+            yield page.records
+
+    def iter_decoded(
+        self, path: str, decode: Callable[[bytes, str], PageT], params: Mapping[str, Any] | None = None
+    ) -> Iterator[PageT]:
+        """Yield ``decode(body, url_path)`` for every page of a list, following its ``envelope``'s ``links.next``.
+
+        Paging is ``iter_pages``'s (``per_page=2000``, ``links.next`` verbatim, same origin only, loop
+        and page-count guards); only the decoding is the caller's. ``decode`` runs inside the request
+        attempt, in the thread that made the request, for 2xx JSON responses only. Raising
+        ``UnreadableBody`` there retries the request like a truncated body; any other exception
+        (e.g. a ``HarvestResponseError`` for a missing records key) propagates unchanged.
+        """
         rel = _relative(path)
         bucket = _bucket(rel)
         query: dict[str, str] | None = {"per_page": str(PER_PAGE), **_encode_params(params)}
-        url = self._url(rel)
-        visited = {str(url.copy_merge_params(query))}
+        first = self._url(rel)
+        visited = {str(first.copy_merge_params(query))}
+        url: httpx.URL | None = first
         pages = 0
         while url is not None:
-            data = self._request(url, query, bucket, listing=True)
+            page: PageT = self._request(url, query, bucket, decode, listing=True)
             pages += 1
-            yield _records(data, records_key, url.path)
-            next_url = self._next_url(data, url, visited, pages)
-            url, query = next_url, None
+            yield page
+            url, query = self._next_url(page.envelope, url, visited, pages), None
 
     # ----------------------------------------------------------------- paging helpers
     def _url(self, rel: str) -> httpx.URL:
         return self._base.join(rel)
 
-    def _next_url(self, data: dict[str, Any], current: httpx.URL, visited: set[str], pages: int) -> httpx.URL | None:
+    def _next_url(
+        self, envelope: Mapping[str, Any], current: httpx.URL, visited: set[str], pages: int
+    ) -> httpx.URL | None:
         """Validate ``links.next``: same origin (the token goes nowhere else), never seen, under the cap."""
         path = current.path
-        links = data.get("links")
+        links = envelope.get("links")
         if not isinstance(links, dict):
             raise HarvestResponseError(
                 f"GET {path}: the page has no 'links' object, so paging cannot continue safely",
@@ -288,8 +340,16 @@ class HarvestClient:
         return url
 
     # ----------------------------------------------------------------- one request with retries
-    def _request(self, url: httpx.URL, params: Mapping[str, str] | None, bucket: str, *, listing: bool) -> Any:
-        """GET with pacing and bounded retries; returns parsed JSON or raises a typed error."""
+    def _request(
+        self,
+        url: httpx.URL,
+        params: Mapping[str, str] | None,
+        bucket: str,
+        decode: Callable[[bytes, str], Any],
+        *,
+        listing: bool,
+    ) -> Any:
+        """GET with pacing and bounded retries; returns the decoded body or raises a typed error."""
         path = url.path
         pacer = self._pacers[bucket]
         waited_for_retries = 0.0
@@ -298,7 +358,7 @@ class HarvestClient:
             attempt += 1
             waited, stamp = pacer.acquire_slot()
             self.stats.add(waited_s=waited, requests=1)
-            outcome = self._attempt(url, params, path, listing, attempt, pacer, stamp)
+            outcome = self._attempt(url, params, path, decode, listing, attempt, pacer, stamp)
             if not isinstance(outcome, _Attempt):
                 return outcome[0]
             if attempt >= self.max_attempts or waited_for_retries + outcome.wait_s > self.max_retry_wait_s:
@@ -328,12 +388,13 @@ class HarvestClient:
         url: httpx.URL,
         params: Mapping[str, str] | None,
         path: str,
+        decode: Callable[[bytes, str], Any],
         listing: bool,
         attempt: int,
         pacer: Pacer,
         stamp: float,
     ) -> tuple[Any] | _Attempt:
-        """Send once. Returns ``(json,)`` on success, an ``_Attempt`` to retry, or raises a final error."""
+        """Send once. Returns ``(decoded,)`` on success, an ``_Attempt`` to retry, or raises a final error."""
         started = time.perf_counter()
         seen: dict[str, float] = {}
 
@@ -365,7 +426,7 @@ class HarvestClient:
         ms = (time.perf_counter() - started) * 1000
         logger.debug("GET %s -> %d in %.0f ms", path, response.status_code, ms)
         self.stats.count_status(response.status_code)
-        return self._handle(response, path, listing, attempt, pacer)
+        return self._handle(response, path, decode, listing, attempt, pacer)
 
     @staticmethod
     def _restamp(pacer: Pacer, stamp: float, seen: Mapping[str, float]) -> None:
@@ -385,11 +446,17 @@ class HarvestClient:
             pacer.restamp(stamp, stamp)
 
     def _handle(
-        self, response: httpx.Response, path: str, listing: bool, attempt: int, pacer: Pacer
+        self,
+        response: httpx.Response,
+        path: str,
+        decode: Callable[[bytes, str], Any],
+        listing: bool,
+        attempt: int,
+        pacer: Pacer,
     ) -> tuple[Any] | _Attempt:
         status = response.status_code
         if 200 <= status < 300:
-            return self._parse_success(response, path, attempt)
+            return self._parse_success(response, path, decode, attempt)
         if status == 429:
             self.stats.add(throttled=1)
             return _throttled(response, pacer.window_s)
@@ -397,7 +464,10 @@ class HarvestClient:
             return _Attempt(status, f"server error {status}", self._backoff_delay(attempt))
         raise self._status_error(response, path, listing)
 
-    def _parse_success(self, response: httpx.Response, path: str, attempt: int) -> tuple[Any] | _Attempt:
+    def _parse_success(
+        self, response: httpx.Response, path: str, decode: Callable[[bytes, str], Any], attempt: int
+    ) -> tuple[Any] | _Attempt:
+        """A 2xx body through ``decode``: ``(decoded,)``, or an ``_Attempt`` when it raised ``UnreadableBody``."""
         ctype = response.headers.get("content-type", "")
         if "json" not in ctype.lower():
             raise HarvestResponseError(
@@ -407,9 +477,9 @@ class HarvestClient:
                 hint="check that base_url points at the Harvest API v2 (e.g. https://api.harvestapp.com/v2)",
             )
         try:
-            return (_loads(response.content),)
-        except _JSON_ERRORS:
-            reason = f"invalid or truncated JSON body ({len(response.content)} bytes)"
+            return (decode(response.content, path),)
+        except UnreadableBody as error:
+            reason = str(error)
         return _Attempt(response.status_code, reason, self._backoff_delay(attempt))
 
     def _backoff_delay(self, attempt: int) -> float:
@@ -589,6 +659,22 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
+def _decode_json(raw: bytes, path: str) -> Any:
+    """The default decode function: orjson (or json); a body it cannot parse is worth another attempt."""
+    try:
+        return _loads(raw)
+    except _JSON_ERRORS as error:
+        raise UnreadableBody(f"invalid or truncated JSON body ({len(raw)} bytes)") from error
+
+
+def _json_page(raw: bytes, records_key: str, path: str) -> _JsonPage:
+    """A list page as dicts: the records under ``records_key``, the rest of the object as the envelope."""
+    data = _decode_json(raw, path)
+    records = _records(data, records_key, path)
+    del data[records_key]
+    return _JsonPage(data, records)
+
+
 def _records(data: Any, records_key: str, path: str) -> list[dict[str, Any]]:
     """The list under ``records_key``; anything else means the envelope is not what we expect."""
     if not isinstance(data, dict):
@@ -616,4 +702,12 @@ def _records(data: Any, records_key: str, path: str) -> list[dict[str, Any]]:
     return records
 
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_USER_AGENT", "ClientStats", "HarvestClient"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_USER_AGENT",
+    "PER_PAGE",
+    "ClientStats",
+    "Enveloped",
+    "HarvestClient",
+    "UnreadableBody",
+]

@@ -25,7 +25,6 @@ from dlt.extract.resource import DltResource
 
 from .arrow_pages import (
     AfterIncremental,
-    ArrowPagesClient,
     PageDecoder,
     arrow_column_hints,
     arrow_eligible,
@@ -117,9 +116,9 @@ class Builder:
         params = {"updated_since": since} if since and since != EPOCH else None
         if endpoint.records_key is None:
             yield [self.client.get_json(endpoint.path)]
-        elif decoder is not None and isinstance(self.client, ArrowPagesClient):
+        elif decoder is not None:
             decoder.seed(dlt.current.source_schema())
-            pages = self.client.iter_decoded_pages(endpoint.path, decoder, params)
+            pages = self.client.iter_decoded(endpoint.path, decoder.decode, params)
             # arrow tables (several pages each), or a page's dicts when it must take the row path
             yield from batched(page.item for page in pages)
         else:
@@ -127,7 +126,7 @@ class Builder:
 
     def _decoder(self, endpoint: Endpoint) -> PageDecoder | None:
         """The arrow decoder for a flat table, when the arrow path is on (``Options.arrow``)."""
-        if not (self.options.arrow and arrow_eligible(endpoint) and isinstance(self.client, ArrowPagesClient)):
+        if not (self.options.arrow and arrow_eligible(endpoint)):
             return None
         assert endpoint.records_key is not None
         return PageDecoder(endpoint.table, endpoint.records_key, table_columns(endpoint),

@@ -147,10 +147,10 @@ def test_decoder_sends_pages_it_cannot_reproduce_exactly_to_the_row_path(odd):
 
 
 def test_decoder_row_path_keeps_client_errors_and_retries_bad_bodies():
-    from harvest_source.arrow_pages import BodyError
+    from harvest_source.client import UnreadableBody
     from harvest_source.errors import HarvestResponseError
 
-    with pytest.raises(BodyError):
+    with pytest.raises(UnreadableBody):
         _decoder().decode(_page([ENTRY])[:-20])
     with pytest.raises(HarvestResponseError):
         _decoder().decode(orjson.dumps({"other": [], "links": {"next": None}}))

@@ -8,6 +8,7 @@ import pickle
 import random
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 from fakes import FakeTime
 
 from harvest_source import pacing
-from harvest_source.client import DEFAULT_USER_AGENT, HarvestClient
+from harvest_source.client import DEFAULT_USER_AGENT, HarvestClient, UnreadableBody
 from harvest_source.errors import (
     HarvestAuthError,
     HarvestConfigError,
@@ -242,6 +243,84 @@ def test_abandoned_generator_sends_no_more_requests():
     assert next(gen) == [{"id": 1}]
     gen.close()
     assert len(rec.requests) == 1
+
+
+# --------------------------------------------------------------------------- iter_decoded: the caller's decoder
+@dataclass
+class Decoded:
+    envelope: dict[str, Any]
+    body: bytes
+    path: str
+    thread: int
+
+
+def decoder(*failures: Exception) -> tuple[Callable[[bytes, str], Decoded], list[int]]:
+    """A decode function raising the given errors on its first calls, then decoding; and its call log."""
+    pending = list(failures)
+    calls: list[int] = []
+
+    def decode(raw: bytes, path: str) -> Decoded:
+        calls.append(threading.get_ident())
+        if pending:
+            raise pending.pop(0)
+        data = json.loads(raw)
+        return Decoded({"links": data["links"]}, raw, path, threading.get_ident())
+
+    return decode, calls
+
+
+def test_iter_decoded_yields_what_decode_returns_and_pages_by_its_envelope():
+    n2 = f"{BASE}/time_entries?cursor=b"
+    client, rec, _ = make(
+        sequence(ok(page("time_entries", [{"id": 1}], n2)), ok(page("time_entries", [{"id": 2}], None)))
+    )
+    decode, calls = decoder()
+    pages = list(client.iter_decoded("time_entries", decode, {"is_running": False}))
+    assert [json.loads(p.body)["time_entries"] for p in pages] == [[{"id": 1}], [{"id": 2}]]
+    assert [p.path for p in pages] == ["/v2/time_entries"] * 2
+    assert rec.requests[0].url.params["per_page"] == "2000" and rec.requests[0].url.params["is_running"] == "false"
+    assert str(rec.requests[1].url) == n2
+    assert all(p.thread == threading.get_ident() for p in pages)  # decoded in the thread that asked
+
+
+def test_iter_decoded_retries_a_body_its_decoder_finds_unreadable():
+    bodies = [ok(page("clients", [{"id": 1}], None)) for _ in range(3)]
+    client, rec, ft = make(sequence(*bodies))
+    decode, calls = decoder(UnreadableBody("truncated arrow body"), UnreadableBody("truncated arrow body"))
+    pages = list(client.iter_decoded("clients", decode))
+    assert len(pages) == 1 and len(rec.requests) == 3 and len(calls) == 3
+    assert client.stats.retries == 2 and client.stats.by_status == {200: 3} and len(ft.sleeps) == 2
+
+
+def test_iter_decoded_unreadable_every_time_ends_as_the_not_valid_json_error():
+    client, rec, _ = make(lambda r: ok(page("clients", [], None)), max_attempts=3)
+    decode, _ = decoder(*(UnreadableBody("truncated arrow body") for _ in range(5)))
+    with pytest.raises(HarvestResponseError) as info:
+        list(client.iter_decoded("clients", decode))
+    assert len(rec.requests) == 3 and info.value.status == 200
+    assert "the body was not valid JSON in 3 attempts (last: truncated arrow body)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "error", [HarvestResponseError("GET /v2/clients: no 'clients' list", status=200, path="/v2/clients"),
+              KeyError("clients"), ValueError("not an unreadable body")],
+)
+def test_iter_decoded_other_decode_errors_propagate_without_a_retry(error: Exception):
+    client, rec, _ = make(lambda r: ok(page("clients", [], None)))
+    decode, calls = decoder(error)
+    with pytest.raises(type(error)) as info:
+        list(client.iter_decoded("clients", decode))
+    assert info.value is error
+    assert len(rec.requests) == 1 and len(calls) == 1 and client.stats.retries == 0
+
+
+def test_iter_decoded_never_decodes_errors_or_non_json_bodies():
+    decode, calls = decoder()
+    client, rec, _ = make(sequence(httpx.Response(503, json={"error": "busy"}),
+                                   httpx.Response(200, html="<html>login</html>")))
+    with pytest.raises(HarvestResponseError, match="expected JSON"):
+        list(client.iter_decoded("clients", decode))
+    assert len(rec.requests) == 2 and calls == []
 
 
 # --------------------------------------------------------------------------- typed errors
