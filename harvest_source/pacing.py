@@ -92,17 +92,12 @@ class Pacer:
             self._sleep(max(delay, _MIN_SLEEP_S))
 
     def restamp(self, stamp: float, settled_at: float) -> None:
-        """Settle an in-flight slot at ``settled_at`` (never earlier than its stamp), from when it
-        leaves the window a full window later. For a slot granted by ``acquire`` it moves the slot."""
-        at = max(stamp, settled_at)
+        """Settle the in-flight slot ``stamp`` (from ``acquire_slot``) at ``settled_at``, never earlier
+        than its stamp; it leaves the window a full window after that."""
         with self._lock:
             if stamp in self._in_flight:
                 self._in_flight.remove(stamp)
-            else:
-                i = bisect.bisect_left(self._sent, stamp)
-                if i < len(self._sent) and self._sent[i] == stamp:
-                    del self._sent[i]
-            bisect.insort(self._sent, at)
+            bisect.insort(self._sent, max(stamp, settled_at))
 
     def now(self) -> float:
         """This pacer's clock (stamps passed to ``restamp`` must come from it)."""

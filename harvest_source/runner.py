@@ -448,25 +448,25 @@ def _flat_keys(record: dict[str, Any], prefix: str, keys: set[str], nulls: set[s
             nulls.add(name)
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    """The Harvest or config error behind a dlt step failure, if there is one."""
+def _in_chain(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first error of ``kinds`` in ``error``'s cause/context chain, or None."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, HarvestError | ConfigFieldMissingException):
+        if isinstance(seen, kinds):
             return seen
         seen = seen.__cause__ or seen.__context__
-    return error
+    return None
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The Harvest or config error behind a dlt step failure, if there is one."""
+    return _in_chain(error, (HarvestError, ConfigFieldMissingException)) or error
 
 
 def _by_signal(error: BaseException) -> bool:
     """Whether a signal is behind this error. A signal can land while dlt restores one of its contexts;
     dlt then raises its own error with the KeyboardInterrupt as context: still an interrupted run."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, KeyboardInterrupt | SignalReceivedException):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return _in_chain(error, (KeyboardInterrupt, SignalReceivedException)) is not None
 
 
 def _explain(error: BaseException) -> str:
