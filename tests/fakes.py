@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 
 class FakeTime:
@@ -21,3 +22,13 @@ class FakeTime:
         with self._lock:
             self.sleeps.append(seconds)
             self.now += seconds
+
+
+def run_in_threads(target: Callable[[], object], count: int, timeout_s: float) -> list[threading.Thread]:
+    """Start ``count`` threads on ``target`` and join them; returns them so a test can check none hung."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout_s)
+    return threads

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import FakeTime
+from fakes import FakeTime, run_in_threads
 
 from harvest_source import pacing
 from harvest_source.client import DEFAULT_USER_AGENT, HarvestClient, UnreadableBody
@@ -662,11 +662,7 @@ def test_many_threads_share_one_client():
             with lock:
                 results.append(n)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    threads = run_in_threads(worker, 8, timeout_s=30)
     assert not any(t.is_alive() for t in threads)
     assert results == [1] * 40
     assert client.stats.requests == 40 == len(rec.requests)

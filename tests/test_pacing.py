@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from fakes import FakeTime
+from fakes import FakeTime, run_in_threads
 
 from harvest_source import pacing
 from harvest_source.pacing import Pacer, clear_pacers, pacer_for, pacer_key
@@ -98,11 +98,7 @@ def test_pause_blocks_every_thread():
     p = RecordingPacer(100, 15.0, clock=ft.clock, sleep=ft.sleep)
     deadline = ft.now + 12.0
     p.pause_until(deadline)
-    threads = [threading.Thread(target=p.acquire) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
+    threads = run_in_threads(p.acquire, 6, timeout_s=10)
     assert not any(t.is_alive() for t in threads)
     assert len(p.granted) == 6
     assert min(p.granted) >= deadline
@@ -117,11 +113,7 @@ def test_thread_safety_smoke_many_threads_fake_clock():
         for _ in range(25):
             p.acquire()
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    threads = run_in_threads(worker, 8, timeout_s=30)
     assert not any(t.is_alive() for t in threads)
     assert len(p.granted) == 200
     assert_never_over(p.granted, limit, window)
@@ -148,11 +140,7 @@ def test_registry_is_thread_safe():
         with lock:
             got.append(p)
 
-    threads = [threading.Thread(target=grab) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
+    run_in_threads(grab, 16, timeout_s=10)
     assert len(got) == 16 and all(p is got[0] for p in got)
 
 
