@@ -260,8 +260,8 @@ class Builder:
 async def _all_or_first_error(futures: list[asyncio.Future[Page]]) -> list[Page]:
     """Every result in order, or the first error with the rest cancelled and their errors consumed.
 
-    ``asyncio.gather`` leaves the other failures unretrieved, and asyncio then prints their tracebacks
-    when the loop is collected: noise on top of the one clear error the run reports."""
+    ``asyncio.gather`` leaves the siblings running; when dlt's loop stops before a failing one ends, its
+    error is never retrieved and asyncio prints its traceback after the run's one clear error."""
     done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
     failed = [f for f in futures if f in done and f.exception() is not None]
     if not failed:
