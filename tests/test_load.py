@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pytest
 
 from harvest_source.endpoints import ENDPOINTS, TABLES
@@ -159,3 +160,17 @@ def test_strict_mode_turns_a_403_into_a_failure(loader_for):
         result = loader_for(sim, token="member-token").run(strict=True)
     assert result.exit_code == 1
     assert "403" in result.error
+
+
+def test_the_duckdb_file_is_released_when_a_run_ends_or_fails(sim, loader_for):
+    """A run holds one connection to the DuckDB file (see ``runner.open_duckdb``) and closes it on every path:
+    afterwards another process or connection, with other settings, can open the file."""
+    loader = loader_for(sim)
+    assert loader.run().exit_code == EXIT_OK
+    with duckdb.connect(loader.file, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM harvest_data.clients").fetchone()[0] > 0
+    sim.set_faults([{"kind": "missing_key", "count": 1, "path": "^/v2/contacts$"}])
+    failed = loader.run()
+    assert failed.exit_code == 1 and "has no 'contacts'" in (failed.error or "")
+    with duckdb.connect(loader.file, config={"threads": 1}) as con:
+        assert con.execute("SELECT count(*) FROM harvest_data.clients").fetchone()[0] > 0
