@@ -34,6 +34,7 @@ from .client import HarvestClient
 from .endpoints import ENDPOINTS, Endpoint, children_of
 from .errors import HarvestError, HarvestPermissionError
 from .fanout import ListingWindow, combine_bounds
+from .first_load import MERGE, RepeatGuard, dedup_sort_columns
 from .hints import nested_hints, table_columns
 from .report import RunReport
 from .settings import EPOCH
@@ -93,7 +94,7 @@ class Builder:
         if endpoint.replaced_whole or not endpoint.primary_key:
             hints["write_disposition"] = "replace"
         else:
-            hints["write_disposition"] = {"disposition": "merge", "strategy": "delete-insert"}
+            hints["write_disposition"] = dict(MERGE)
             hints["primary_key"] = list(endpoint.primary_key)
             if endpoint.fan_out:
                 # a parent's children are re-read whole: they replace that parent's old ones
@@ -138,8 +139,12 @@ class Builder:
         decoder = self._decoder(endpoint)
 
         def guarded(since: str | None) -> Iterator[Page]:
+            pages = self._pages(endpoint, since, decoder)
+            if appendable(endpoint):  # a first load may append: a repeated record makes it merge
+                restore = dedup_sort_columns(table_columns(endpoint))
+                pages = RepeatGuard(endpoint.table, endpoint.primary_key[0], restore)(pages)
             try:
-                yield from self._pages(endpoint, since, decoder)
+                yield from pages
             except HarvestPermissionError as error:
                 self._skip([endpoint.table], error, endpoint.permission)
 
@@ -274,3 +279,17 @@ async def _all_or_first_error(futures: list[asyncio.Future[Page]]) -> list[Page]
 
 def _has_role(parent: dict[str, Any], role: str | None) -> bool:
     return role is None or role in (parent.get("access_roles") or ())
+
+
+def appendable(endpoint: Endpoint) -> bool:
+    """Plain merged lists keyed by one column: their first load may append (see ``first_load``)."""
+    return (
+        endpoint.fan_out is None
+        and not children_of(endpoint.table)
+        and len(endpoint.primary_key) == 1
+        and not endpoint.replaced_whole
+    )
+
+
+def appendable_tables() -> list[str]:
+    return [e.table for e in ENDPOINTS if appendable(e)]
