@@ -137,11 +137,12 @@ class Builder:
 
     def _plain(self, endpoint: Endpoint) -> DltResource:
         decoder = self._decoder(endpoint)
+        # a first load may append (``first_load``): a repeated record makes the table merge again
+        restore = dedup_sort_columns(table_columns(endpoint)) if appendable(endpoint) else None
 
         def guarded(since: str | None) -> Iterator[Page]:
             pages = self._pages(endpoint, since, decoder)
-            if appendable(endpoint):  # a first load may append: a repeated record makes it merge
-                restore = dedup_sort_columns(table_columns(endpoint))
+            if restore is not None:
                 pages = RepeatGuard(endpoint.table, endpoint.primary_key[0], restore)(pages)
             try:
                 yield from pages
