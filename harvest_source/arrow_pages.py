@@ -23,12 +23,13 @@ incremental) turns it into a timestamp and fills in the load id.
 Only tables without arrays are candidates (``arrow_eligible``); fan-out parents and children stay on
 the row path.
 
-Paging, pacing and retries are the client's: ``HarvestClient.iter_decoded(path, decoder.decode)``
-runs ``PageDecoder.decode`` on each page's body, inside the request attempt and in the thread that
-made the request (dlt runs the resource in its pool, so the next request and decoding overlap dlt's
-processing of the previous table; decoding two pages at once on two threads was measured too: no gain
-on 2 cores, where decoding is CPU-bound). A body the decoder cannot read raises the client's
-``UnreadableBody`` and is retried like one orjson rejects.
+Paging, pacing and retries are the client's: ``HarvestClient.iter_decoded(path, decoder.parse,
+ahead=3)`` reads the list ahead (``read_ahead``): each page's body is parsed (``PageDecoder.parse``,
+pyarrow outside the GIL) in its own thread while the next page is requested, so two pages parse at
+once on two cores. ``settle`` then takes the column decisions (types, order, new columns) one page at
+a time and in page order, in the resource's thread, exactly as a lone ``decode`` would: a page parsed
+before an earlier one brought new columns is parsed again with them. A body the decoder cannot read
+raises the client's ``UnreadableBody`` and is requested again like one orjson rejects.
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ class DecodedPage:
         return self.table.num_rows if self.table is not None else len(self.rows or ())
 
 
+@dataclass
+class ParsedPage:
+    """A page read by ``PageDecoder.parse``, before ``settle`` decides its columns."""
+
+    raw: bytes
+    path: str
+    envelope: dict[str, Any]
+    table: pa.Table | None = None  # the records as the JSON reader typed them
+    rows: list[dict[str, Any]] | None = None  # the row path's records, when the reader could not take the page
+    known: int = 0  # how many column types the decoder knew when the page was parsed (they only grow)
+
+
 class PageDecoder:
     """Decodes the pages of one table; remembers the column types it settled on, as dlt's schema would."""
 
@@ -149,23 +162,43 @@ class PageDecoder:
 
         The decode function for ``HarvestClient.iter_decoded``: a truncated or corrupt body raises
         ``UnreadableBody`` (the client retries it), a page without the records list a
-        ``HarvestResponseError``.
+        ``HarvestResponseError``. It is ``settle(parse(raw))``, for pages decoded one at a time.
+        """
+        return self.settle(self.parse(raw, path))
 
-        Thread-safe: the JSON parsing runs outside the lock (pages may be parsed in parallel); the
-        decisions about columns (types, order) are taken one page at a time.
+    def parse(self, raw: bytes, path: str = "") -> ParsedPage:
+        """The JSON parsing half of ``decode``: thread-safe, for pages parsed in parallel and in any order.
+
+        Raises what ``decode`` raises for a body that cannot be read. The column decisions are
+        ``settle``'s, which must then see the pages in their order.
         """
         try:
             with self._lock:
-                explicit = self._explicit(())
+                explicit, known = self._explicit(()), len(self._known)
             page = self._parse(raw, explicit)
+            if page is not None:
+                return ParsedPage(raw, path, page[1], table=page[0], known=known)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            pass
+        decoded = self._rows(raw, path)
+        return ParsedPage(raw, path, decoded.envelope, rows=decoded.rows)
+
+    def settle(self, page: ParsedPage) -> DecodedPage:
+        """The column decisions half of ``decode`` (types, order, new columns): call in page order."""
+        if page.rows is not None:
+            return DecodedPage(page.envelope, rows=page.rows)
+        try:
             with self._lock:
-                decoded = self._to_arrow(raw, page)
+                parsed: tuple[pa.Table, dict] | None = (page.table, page.envelope)
+                if page.known != len(self._known):  # parsed before earlier pages settled new columns:
+                    parsed = self._parse(page.raw, self._explicit(()))  # read it as a lone decode would
+                decoded = self._to_arrow(page.raw, parsed)
                 if decoded is not None:
                     self.stats["arrow_pages"] += 1
                     self.stats["rows"] += decoded.table.num_rows if decoded.table is not None else 0
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, _RowPath):
             decoded = None
-        return decoded if decoded is not None else self._rows(raw, path)
+        return decoded if decoded is not None else self._rows(page.raw, page.path)
 
     def _rows(self, raw: bytes, path: str) -> DecodedPage:
         """The row path for this page: orjson, validated like ``HarvestClient.iter_pages`` does."""
@@ -491,6 +524,6 @@ def _dlt_ids(n: int) -> pa.Array:
 
 
 __all__ = [
-    "AfterIncremental", "DecodedPage", "PageDecoder", "arrow_column_hints", "arrow_eligible",
+    "AfterIncremental", "DecodedPage", "PageDecoder", "ParsedPage", "arrow_column_hints", "arrow_eligible",
     "batched",
 ]

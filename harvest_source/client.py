@@ -38,6 +38,7 @@ from harvest_source.errors import (
     HarvestRetriesExhausted,
 )
 from harvest_source.pacing import Pacer, pacer_for, pacer_key
+from harvest_source.read_ahead import read_ahead
 
 try:  # orjson comes with dlt; json is the fallback so the client imports anywhere.
     import orjson
@@ -262,7 +263,12 @@ class HarvestClient:
             yield page.records
 
     def iter_decoded(
-        self, path: str, decode: Callable[[bytes, str], PageT], params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        decode: Callable[[bytes, str], PageT],
+        params: Mapping[str, Any] | None = None,
+        *,
+        ahead: int = 1,
     ) -> Iterator[PageT]:
         """Yield ``decode(body, url_path)`` for every page of a list, following its ``envelope``'s ``links.next``.
 
@@ -271,12 +277,25 @@ class HarvestClient:
         attempt, in the thread that made the request, for 2xx JSON responses only. Raising
         ``UnreadableBody`` there retries the request like a truncated body; any other exception
         (e.g. a ``HarvestResponseError`` for a missing records key) propagates unchanged.
+
+        ``ahead`` > 1 keeps that many pages in flight (``read_ahead``): ``decode`` then runs in page
+        threads, possibly on two pages at once, so it must be thread-safe; a body it rejects is
+        requested again with the same retries. The pages and errors come out in the same order.
         """
         rel = _relative(path)
         bucket = _bucket(rel)
         query: dict[str, str] | None = {"per_page": str(PER_PAGE), **_encode_params(params)}
         first = self._url(rel)
         visited = {str(first.copy_merge_params(query))}
+        if ahead > 1:
+            yield from read_ahead(
+                first, query, depth=ahead, decode=decode,
+                fetch=lambda url, q: self._request(url, q, bucket, _keep_body, listing=True),
+                refetch=lambda url, q: self._refetch(url, q, bucket, decode),
+                next_url=lambda envelope, url, pages: self._next_url(envelope, url, visited, pages),
+                forget=lambda url: visited.discard(str(url)),
+            )
+            return
         url: httpx.URL | None = first
         pages = 0
         while url is not None:
@@ -284,6 +303,14 @@ class HarvestClient:
             pages += 1
             yield page
             url, query = self._next_url(page.envelope, url, visited, pages), None
+
+    def _refetch(
+        self, url: httpx.URL, params: Mapping[str, str] | None, bucket: str, decode: Callable[[bytes, str], PageT]
+    ) -> PageT:
+        """A body read ahead that ``decode`` rejected: counted as a retry, then requested the usual way."""
+        self.stats.add(retries=1)
+        logger.warning("GET %s: the body read ahead could not be decoded; requesting it again", url.path)
+        return self._request(url, params, bucket, decode, listing=True)
 
     # ----------------------------------------------------------------- paging helpers
     def _url(self, rel: str) -> httpx.URL:
@@ -657,6 +684,11 @@ def _parse_retry_after(value: str | None) -> float | None:
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return None
     return max(0.0, seconds)
+
+
+def _keep_body(raw: bytes, path: str) -> bytes:
+    """The decode function of a read-ahead request: the body as it came; it is decoded in its page thread."""
+    return raw
 
 
 def _decode_json(raw: bytes, path: str) -> Any:

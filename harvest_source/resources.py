@@ -40,6 +40,8 @@ from .report import RunReport
 from .settings import EPOCH
 
 log = logging.getLogger("harvest_source")
+# pages of an arrow-path list in flight at once: one being settled, two parsing on the two cores
+READ_AHEAD_PAGES = 3
 
 Page = list[dict[str, Any]]
 
@@ -119,9 +121,10 @@ class Builder:
             yield [self.client.get_json(endpoint.path)]
         elif decoder is not None:
             decoder.seed(dlt.current.source_schema())
-            pages = self.client.iter_decoded(endpoint.path, decoder.decode, params)
+            # pages parsed in parallel, read ahead (``read_ahead``); their columns settled in page order
+            pages = self.client.iter_decoded(endpoint.path, decoder.parse, params, ahead=READ_AHEAD_PAGES)
             # arrow tables (several pages each), or a page's dicts when it must take the row path
-            yield from batched(page.item for page in pages)
+            yield from batched(decoder.settle(page).item for page in pages)
         else:
             yield from self.client.iter_pages(endpoint.path, endpoint.records_key, params)
 

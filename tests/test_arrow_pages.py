@@ -70,14 +70,14 @@ def _assert_same(arrow, rows) -> None:
 def decoded(monkeypatch):
     """Counts pages decoded to arrow and pages that fell back to dicts."""
     counts = {"arrow": 0, "rows": 0}
-    decode = PageDecoder.decode
+    settle = PageDecoder.settle
 
-    def counting_decode(self, raw, path=""):
-        page = decode(self, raw, path)
+    def counting_settle(self, parsed):
+        page = settle(self, parsed)
         counts["arrow" if page.table is not None else "rows"] += 1
         return page
 
-    monkeypatch.setattr(PageDecoder, "decode", counting_decode)
+    monkeypatch.setattr(PageDecoder, "settle", counting_settle)
     return counts
 
 
