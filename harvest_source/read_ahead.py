@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -136,6 +136,10 @@ def read_ahead(
         while window:
             while extendable and len(window) < depth:
                 newest = window[-1]
+                if newest is not window[0] and not newest.hint.done():
+                    wait([newest.hint, window[0].decoded], return_when=FIRST_COMPLETED)
+                    if not newest.hint.done():
+                        break  # the next page to hand out is ready: never hold it back for a hint (a pacer wait)
                 newest.successor = hinted_successor(newest)
                 extendable = newest.successor is not None
                 if newest.successor is not None:

@@ -126,6 +126,23 @@ def test_a_body_without_a_readable_tail_pages_by_its_envelope():
     assert ids(pages) == [1, 2, 3] and len(rec.requests) == 3
 
 
+def test_a_ready_page_is_not_held_back_while_the_next_one_waits():
+    """Page 2's response is held (a pacer wait, a slow server): page 1 must come out meanwhile."""
+    bodies = chain(3)
+    release, held = threading.Event(), {"timed_out": False}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url).endswith("cursor=c2"):
+            held["timed_out"] = not release.wait(timeout=30)
+        return ok(bodies[str(request.url)])
+
+    client, _, _ = make(handler)
+    pages = client.iter_decoded("time_entries", decoder()[0], ahead=3)
+    assert ids([next(pages)]) == [1]  # while page 2 is still held
+    release.set()
+    assert ids(list(pages)) == [2, 3] and not held["timed_out"]
+
+
 def test_abandoned_read_ahead_starts_no_new_requests():
     bodies = chain(20)
     client, rec, _ = make(serve(bodies))
