@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -88,6 +89,32 @@ def test_a_listing_that_repeats_a_record_merges_and_keeps_its_newest_version(sim
     assert _dispositions(loader)["expenses"] == "append"  # the other tables are not affected
 
 
+@pytest.mark.parametrize("arrow", [True, False])
+def test_a_first_load_whose_records_carry_a_list_merges(sim, loader_for, monkeypatch, arrow):
+    """A list field Harvest might add to a plain table becomes a nested table; appended, it would be a load
+    job apart from its root (a kill between them leaves orphans), so the table merges instead."""
+    serve = sim.app.handle
+
+    def handle(method, target, headers, body):
+        response = serve(method, target, headers, body)
+        if target.startswith("/v2/clients") and response is not None and response.status == 200:
+            page = json.loads(response.body)
+            for client in page["clients"]:
+                client["tags"] = ["a", "b"]
+            response = dataclasses.replace(response, body=json.dumps(page).encode())
+        return response
+
+    monkeypatch.setattr(sim.app, "handle", handle)
+    loader = loader_for(sim)
+    result = loader.run(resources=["clients", "contacts"], source_options={"arrow": arrow})
+    assert result.exit_code == EXIT_OK, result.error
+    dispositions = _dispositions(loader)
+    assert dispositions["clients"] == "merge" and dispositions["contacts"] == "append"
+    clients = sim.counts()["clients"]
+    assert loader.query("SELECT count(*), count(DISTINCT id) FROM clients") == [(clients, clients)]
+    assert loader.count("clients__tags") == 2 * clients
+
+
 def test_a_table_with_rows_is_merged_into_even_when_every_cursor_is_lost(sim, loader_for):
     """The working folder and the state dlt keeps in the destination both gone: the run reads everything
     again, and the tables that have rows are merged into, never appended to."""
@@ -118,6 +145,13 @@ def test_repeat_guard_switches_to_merge_at_the_first_repeated_key(as_arrow):
     marked = out[2]
     assert marked.meta.hints["write_disposition"] == MERGE
     assert out[3] is not None and not hasattr(out[3], "meta")
+
+
+def test_repeat_guard_switches_to_merge_at_the_first_record_with_a_list():
+    guard = RepeatGuard("t", "id")
+    out = list(guard([_rows([1]), [{"id": 2, "client": {"tags": []}}], _rows([3])]))
+    assert guard.repeated and not hasattr(out[0], "meta") and hasattr(out[1], "meta")
+    assert out[2] == _rows([3])
 
 
 def test_repeat_guard_sees_a_key_repeated_inside_one_item_and_leaves_clean_listings_alone():
