@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -44,6 +46,21 @@ def test_full_load_matches_the_simulator_counts(sim, loader_for):
         "SELECT count(*) FROM invoice_payments p LEFT JOIN invoices i ON i.id = p.invoice_id WHERE i.id IS NULL"
     ) == [(0,)]
     assert loader.query("SELECT count(*) FROM billable_rates WHERE user_id IS NULL") == [(0,)]
+
+
+def test_loaded_packages_leave_no_data_files_in_the_working_folder(sim, loader_for, monkeypatch):
+    """A scheduled run must not pile up copies of what it loaded: the shipped .dlt/config.toml sets dlt's
+    ``[load] delete_completed_jobs`` (tests run in their own folder, so the setting is given here the way
+    an environment variable would give it), and the package's record (its state, for recovery) stays."""
+    shipped = tomllib.loads((Path(__file__).resolve().parents[1] / ".dlt" / "config.toml").read_text())
+    assert shipped["load"]["delete_completed_jobs"] is True
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "true")
+    loader = loader_for(sim)
+    assert loader.run().exit_code == EXIT_OK
+    loaded = loader.folder / "pipelines" / loader.name / "load" / "loaded"
+    packages = [p for p in loaded.iterdir() if p.is_dir()]
+    assert packages and all((p / "load_package_state.json").is_file() for p in packages)
+    assert [f for p in packages for f in (p / "completed_jobs").glob("*") if f.is_file()] == []
 
 
 def test_no_change_run_adds_nothing_and_asks_once_per_top_level_endpoint(sim, loader_for):
