@@ -51,9 +51,8 @@ from dlt.common.schema.detections import is_iso_timestamp
 from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 from dlt.extract.items_transform import MapItem
 
-from .client import UnreadableBody
 from .endpoints import Endpoint, children_of
-from .errors import HarvestResponseError
+from .errors import HarvestResponseError, UnreadableBody
 
 SEPARATOR = "__"
 C_DLT_ID = "_dlt_id"

@@ -36,6 +36,7 @@ from harvest_source.errors import (
     HarvestRequestError,
     HarvestResponseError,
     HarvestRetriesExhausted,
+    UnreadableBody,
 )
 from harvest_source.pacing import Pacer, pacer_for, pacer_key
 from harvest_source.read_ahead import read_ahead
@@ -102,14 +103,6 @@ class ClientStats:
                 "transport_errors": self.transport_errors,
                 "waited_s": self.waited_s,
             }
-
-
-class UnreadableBody(ValueError):
-    """Raised by a decode function: the body is truncated or corrupt, so the request is worth another attempt.
-
-    The client retries it like a body orjson cannot parse (backoff, ``max_attempts``); the message is
-    the attempt's reason in the log and in the final "not valid JSON in N attempts" error.
-    """
 
 
 class Enveloped(Protocol):

@@ -84,6 +84,15 @@ class HarvestRetriesExhausted(HarvestError):
         self.attempts = attempts
 
 
+class UnreadableBody(ValueError):
+    """Raised by a decode function: the body is truncated or corrupt, so the request is worth another attempt.
+
+    Not a ``HarvestError``: it never leaves the client. The client retries it like a body orjson cannot
+    parse (backoff, ``max_attempts``); the message is the attempt's reason in the log and in the final
+    "not valid JSON in N attempts" error.
+    """
+
+
 __all__ = [
     "CREDENTIALS_HINT",
     "HarvestAuthError",
@@ -94,4 +103,5 @@ __all__ = [
     "HarvestRequestError",
     "HarvestResponseError",
     "HarvestRetriesExhausted",
+    "UnreadableBody",
 ]

@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 import orjson
 
-from .errors import HarvestResponseError
+from .errors import HarvestResponseError, UnreadableBody
 
 PageT = TypeVar("PageT")
 _LINKS_KEY = b'"links":'
@@ -93,15 +93,14 @@ def read_ahead(
     rejects), ``next_url`` validates a link (raising the client's paging errors) and ``forget``
     un-marks a link that was validated on a hint the decoded page then contradicted.
     """
-    from .client import UnreadableBody  # the client imports this module
-
-    first_query = query
+    def query_of(page: _Page[PageT]) -> Mapping[str, str] | None:
+        return query if page.number == 1 else None  # later pages' links carry the filters
 
     def work(page: _Page[PageT]) -> None:
         try:
             if page.cancelled.is_set():
                 raise _Stopped
-            raw = fetch(page.url, first_query if page.number == 1 else None)
+            raw = fetch(page.url, query_of(page))
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, in page order
             page.hint.set_result(False)
             page.decoded.set_exception(error)
@@ -111,7 +110,7 @@ def read_ahead(
             try:
                 result = decode(raw, page.url.path)
             except UnreadableBody:
-                result = refetch(page.url, first_query if page.number == 1 else None)
+                result = refetch(page.url, query_of(page))
             page.decoded.set_result(result)
         except BaseException as error:  # noqa: BLE001
             page.decoded.set_exception(error)
