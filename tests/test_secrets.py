@@ -42,7 +42,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _decoded(text: str) -> list[bytes]:
+def decoded_forms(text: str) -> list[bytes]:
     """A string as itself and, when it is one, as the base64 (+ zlib) blob dlt stores state in."""
     out = [text.encode()]
     if len(text) >= 40 and " " not in text:
@@ -71,11 +71,11 @@ def _contents(path: Path) -> list[bytes]:
     except (ValueError, UnicodeDecodeError):
         doc = None
     if doc is not None:
-        forms.extend(b for s in _strings(doc) for b in _decoded(s))
+        forms.extend(b for s in _strings(doc) for b in decoded_forms(s))
     else:  # typed-jsonl and other line formats
         for line in data.splitlines():
             try:
-                forms.extend(b for s in _strings(json.loads(line)) for b in _decoded(s))
+                forms.extend(b for s in _strings(json.loads(line)) for b in decoded_forms(s))
             except (ValueError, UnicodeDecodeError):
                 break
     if path.suffix == ".pickle":
@@ -113,7 +113,7 @@ def leaks_in_destination(file: Path) -> list[str]:
             values = con.execute(f'SELECT "{column}" FROM "{schema}"."{table}" WHERE "{column}" IS NOT NULL').fetchall()
             SCANNED["values"] += len(values)
             for (value,) in values:
-                if any(SECRET_BYTES in form for form in _decoded(value)):
+                if any(SECRET_BYTES in form for form in decoded_forms(value)):
                     found.append(f"{schema}.{table}.{column}")
                     break
     return found

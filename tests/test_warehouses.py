@@ -3,10 +3,12 @@ through dlt's filesystem destination, each compared table by table with a DuckDB
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -215,6 +217,42 @@ def test_postgres_full_refresh_with_views_dropped_first(pg: Postgres):
         assert create_views(make_pipeline(pg.settings())) == list(VIEW_NAMES)
         count = sim.counts()["time_entries"]
         assert pg.query(f'SELECT count(*) FROM "{pg.dataset}".v_time_entries') == [(count,)]
+
+
+@pytest.mark.postgres
+def test_postgres_holds_no_token(pg: Postgres):
+    """tests/test_secrets.py scans DuckDB; this is the same scan on PostgreSQL: every text and JSON value of
+    the dataset, its staging schema and dlt's own tables (the state blob opened), after a full load and a
+    merge. The token is also planted once, to show the scan would see it."""
+    from test_secrets import SECRET, SECRET_BYTES, decoded_forms
+
+    schemas = (pg.dataset, f"{pg.dataset}_staging")
+
+    def leaks() -> tuple[list[str], int]:
+        found, values = [], 0
+        columns = pg.query(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE table_schema "
+            "IN (%s, %s) AND data_type IN ('text', 'character varying', 'json', 'jsonb')", schemas)
+        for schema, table, column in columns:
+            rows = pg.query(f'SELECT "{column}"::text FROM "{schema}"."{table}" WHERE "{column}" IS NOT NULL')
+            values += len(rows)
+            if any(SECRET_BYTES in form for (value,) in rows for form in decoded_forms(value)):
+                found.append(f"{schema}.{table}.{column}")
+        return found, values
+
+    with run_simulator(scale="tiny", seed=24, token=SECRET) as sim:
+        load(sim, pg.settings())
+        _changes(sim)
+        load(sim, pg.settings())  # a merge: the staging schema now holds rows too
+    assert pg.query(f'SELECT count(*) FROM "{pg.dataset}_staging".time_entries')[0][0] > 0
+    assert pg.query(f'SELECT count(*) FROM "{pg.dataset}"._dlt_pipeline_state')[0][0] >= 2
+    found, values = leaks()
+    assert found == [] and values > 1000
+
+    planted = base64.b64encode(zlib.compress(json.dumps({"token": SECRET}).encode())).decode()
+    pg.query(f'CREATE TABLE "{pg.dataset}".planted (blob text)')
+    pg.query(f'INSERT INTO "{pg.dataset}".planted VALUES (%s)', (planted,))
+    assert leaks()[0] == [f"{pg.dataset}.planted.blob"]
 
 
 # -- tests: parquet files --------------------------------------------------------------------------------
