@@ -133,6 +133,22 @@ def test_decoder_types_a_page_like_dlt_and_keeps_the_cursor_as_text():
     assert len(set(ids)) == 2 and all(len(i) == 14 for i in ids)
 
 
+@pytest.mark.parametrize("layout", ["compact", "indented", "trailing newline", "newline in a value"])
+def test_decoder_reads_bodies_with_and_without_line_breaks_alike(layout):
+    """Harvest sends compact JSON; a body laid out otherwise (a proxy that indents it) still takes the
+    arrow path and gives the same table."""
+    records = [ENTRY, {**ENTRY, "id": 2, "notes": "two\nlines"}]
+    envelope = {"time_entries": records, "per_page": 2000, "links": {"next": None, "previous": None}}
+    body = {"compact": orjson.dumps(envelope), "indented": orjson.dumps(envelope, option=orjson.OPT_INDENT_2),
+            "trailing newline": orjson.dumps(envelope) + b"\n",
+            "newline in a value": orjson.dumps(envelope).replace(b"two\\nlines", b"two\\u000alines")}[layout]
+    expected = _decoder().decode(orjson.dumps(envelope)).table
+    page = _decoder().decode(body)
+    assert page.table is not None and page.rows is None  # the arrow path, not the fallback
+    assert page.table.drop_columns(["_dlt_id"]).equals(expected.drop_columns(["_dlt_id"]))
+    assert page.table.column("notes").to_pylist() == ["x", "two\nlines"]
+
+
 @pytest.mark.parametrize("odd", [
     {"tags": ["a", "b"]},  # an array: a child table, the row path's job
     {"rate": 120},  # unhinted: a whole number, then 87.5 (bigint plus a variant column on the row path)
