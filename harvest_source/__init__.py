@@ -88,13 +88,14 @@ def harvest_source(
     ``transport`` (an ``httpx`` transport) is for tests. ``arrow`` (default on) decodes the pages of
     flat tables (time entries, expenses, ...) straight into arrow tables: same tables, far less CPU.
     """
+    report = report if report is not None else RunReport()
     client = HarvestClient(
         access_token, account_id, base_url, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),
         rate_limit=(100, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
+        stop=report.stop,
     )
-    report = report if report is not None else RunReport()
     report.client_stats = client.stats
     options = Options(
         start=parse_start_date(start_date),

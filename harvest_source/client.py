@@ -36,9 +36,10 @@ from harvest_source.errors import (
     HarvestRequestError,
     HarvestResponseError,
     HarvestRetriesExhausted,
+    HarvestRunStopped,
     UnreadableBody,
 )
-from harvest_source.pacing import Pacer, pacer_for, pacer_key
+from harvest_source.pacing import Pacer, Stopped, pacer_for, pacer_key
 from harvest_source.read_ahead import read_ahead
 
 try:  # orjson comes with dlt; json is the fallback so the client imports anywhere.
@@ -157,6 +158,7 @@ class HarvestClient:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
+        stop: threading.Event | None = None,
     ) -> None:
         token = _check_token(access_token)
         account = _check_account_id(account_id)
@@ -177,6 +179,7 @@ class HarvestClient:
         self.max_retry_wait_s = max_retry_wait_s
         self.max_pages = max_pages
         self._sleep = sleep
+        self._stop = stop if stop is not None else threading.Event()
         self._rng = rng or random.Random()
         self.stats = ClientStats()
         self._pacers = self._make_pacers(rate_limit, reports_rate_limit, sleep, clock)
@@ -228,6 +231,11 @@ class HarvestClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._http.close()
+
+    def stop(self) -> None:
+        """End every request of this client that has not been sent and every back-off and pacer wait now
+        (``HarvestRunStopped``): its run failed or is over. Shared with the run's ``RunReport.stop``."""
+        self._stop.set()
 
     def __enter__(self) -> HarvestClient:
         return self
@@ -376,7 +384,12 @@ class HarvestClient:
         attempt = 0
         while True:
             attempt += 1
-            waited, stamp = pacer.acquire_slot()
+            try:
+                if self._stop.is_set():
+                    raise Stopped
+                waited, stamp = pacer.acquire_slot(self._stop)
+            except Stopped:
+                raise HarvestRunStopped(f"GET {path}: not sent, the run is stopping", path=path) from None
             self.stats.add(waited_s=waited, requests=1)
             outcome = self._attempt(url, params, path, decode, listing, attempt, pacer, stamp)
             if not isinstance(outcome, _Attempt):
@@ -400,7 +413,10 @@ class HarvestClient:
         if outcome.pause_pacer:
             pacer.pause_for(outcome.wait_s)  # the next acquire() waits it out and counts it in waited_s
         else:
-            self._sleep(outcome.wait_s)
+            if self._sleep is time.sleep:
+                self._stop.wait(outcome.wait_s)  # the back-off, cut short if the run stops meanwhile
+            else:
+                self._sleep(outcome.wait_s)
             self.stats.add(waited_s=outcome.wait_s)
 
     def _attempt(

@@ -42,6 +42,12 @@ class HarvestError(Exception):
         return f"{type(self).__name__}(status={self.status!r}, path={self.path!r}, message={self.message!r})"
 
 
+class HarvestRunStopped(HarvestError):
+    """Not sent or given up: another part of the run already failed, so its requests and back-offs stop.
+
+    Never the reason a run failed: the runner reports the error that stopped it (``RunReport.failed``)."""
+
+
 class HarvestConfigError(HarvestError, ValueError):
     """A setting is unusable (empty token, non-numeric account id, bad base URL); no request was sent."""
 

@@ -41,6 +41,10 @@ _IN_FLIGHT_POLL_S = 0.01
 _MIN_SLEEP_S = 1e-4
 
 
+class Stopped(Exception):
+    """A wait for a slot ended by its caller's stop signal; no slot was granted."""
+
+
 class Pacer:
     """Thread-safe sliding-window limiter: at most ``limit`` acquisitions in any ``window_s`` (+margin)."""
 
@@ -72,14 +76,18 @@ class Pacer:
         """Block until one more request fits the window, record it now, and return the seconds waited."""
         return self._acquire()[0]
 
-    def acquire_slot(self) -> tuple[float, float]:
+    def acquire_slot(self, stop: threading.Event | None = None) -> tuple[float, float]:
         """Like ``acquire``, but the slot stays in flight (counted, never expiring) until ``restamp``
-        settles it; returns (seconds waited, the slot's stamp). Every slot must be restamped."""
-        return self._acquire(in_flight=True)
+        settles it; returns (seconds waited, the slot's stamp). Every slot must be restamped.
 
-    def _acquire(self, in_flight: bool = False) -> tuple[float, float]:
+        ``stop`` (the caller's run is over) ends the wait at once with ``Stopped``, granting nothing."""
+        return self._acquire(in_flight=True, stop=stop)
+
+    def _acquire(self, in_flight: bool = False, stop: threading.Event | None = None) -> tuple[float, float]:
         start = self._clock()
         while True:
+            if stop is not None and stop.is_set():
+                raise Stopped
             with self._lock:
                 now = self._clock()
                 delay = self._delay_locked(now)
@@ -89,7 +97,11 @@ class Pacer:
                     else:
                         self._sent.append(now)
                     return max(0.0, now - start), now
-            self._sleep(max(delay, _MIN_SLEEP_S))
+            delay = max(delay, _MIN_SLEEP_S)
+            if stop is not None and self._sleep is time.sleep:
+                stop.wait(delay)  # the same sleep, cut short by the stop
+            else:
+                self._sleep(delay)
 
     def restamp(self, stamp: float, settled_at: float) -> None:
         """Settle the in-flight slot ``stamp`` (from ``acquire_slot``) at ``settled_at``, never earlier
@@ -169,4 +181,4 @@ def clear_pacers() -> None:
         _REGISTRY.clear()
 
 
-__all__ = ["Pacer", "clear_pacers", "pacer_for", "pacer_key"]
+__all__ = ["Pacer", "Stopped", "clear_pacers", "pacer_for", "pacer_key"]

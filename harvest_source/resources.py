@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from .arrow_pages import (
 )
 from .client import HarvestClient
 from .endpoints import ENDPOINTS, Endpoint, children_of
-from .errors import HarvestError, HarvestPermissionError
+from .errors import HarvestError, HarvestPermissionError, HarvestRunStopped
 from .fanout import ListingWindow, combine_bounds
 from .first_load import MERGE, RepeatGuard, dedup_sort_columns
 from .hints import nested_hints, table_columns
@@ -103,6 +104,16 @@ class Builder:
                 hints["merge_key"] = endpoint.fan_out.parent_key
         return hints
 
+    @contextmanager
+    def _fails_the_run(self) -> Iterator[None]:
+        """An error leaving a resource fails the whole run (dlt stops at the first): record it and stop
+        the client, so other resources' retries and back-offs end now instead of minutes later."""
+        try:
+            yield
+        except Exception as error:  # GeneratorExit (dlt closing a finished or limited resource) passes
+            self.report.failed(error)
+            raise
+
     def _skip(self, tables: list[str], error: HarvestPermissionError, permission: str) -> None:
         """A 403: warn and leave the table out (or fail in strict mode)."""
         if self.options.strict:
@@ -144,13 +155,14 @@ class Builder:
         restore = dedup_sort_columns(table_columns(endpoint)) if appendable(endpoint) else None
 
         def guarded(since: str | None) -> Iterator[Page]:
-            pages = self._pages(endpoint, since, decoder)
-            if restore is not None:
-                pages = RepeatGuard(endpoint.table, endpoint.primary_key[0], restore)(pages)
-            try:
-                yield from pages
-            except HarvestPermissionError as error:
-                self._skip([endpoint.table], error, endpoint.permission)
+            with self._fails_the_run():
+                pages = self._pages(endpoint, since, decoder)
+                if restore is not None:
+                    pages = RepeatGuard(endpoint.table, endpoint.primary_key[0], restore)(pages)
+                try:
+                    yield from pages
+                except HarvestPermissionError as error:
+                    self._skip([endpoint.table], error, endpoint.permission)
 
         cursor = self._incremental()  # dlt binds an incremental given as the default argument
 
@@ -184,10 +196,11 @@ class Builder:
             for table in selected:
                 run[table] = self._open_window(states.setdefault(table, {}))
             since = combine_bounds([w.listing_bound() for w in run.values()], self.options.start)
-            try:
-                yield from self._pages(parent, since)
-            except HarvestPermissionError as error:
-                self._skip(selected, error, parent.permission)
+            with self._fails_the_run():
+                try:
+                    yield from self._pages(parent, since)
+                except HarvestPermissionError as error:
+                    self._skip(selected, error, parent.permission)
 
         listing_resource = dlt.resource(listing, name=f"{parent.table}_listing", selected=False,
                                         parallelized=True)
@@ -232,25 +245,32 @@ class Builder:
         pool = self._executor()
         fetch = self._child_fetcher(child)
         futures = [loop.run_in_executor(pool, fetch, pid) for pid in parent_ids]
-        try:
-            pages = await _all_or_first_error(futures)
-        except HarvestPermissionError as error:
-            window.rollback()
-            self._skip([child.table], error, child.permission)
-            return []
+        with self._fails_the_run():
+            try:
+                pages = await _all_or_first_error(futures)
+            except HarvestPermissionError as error:
+                window.rollback()
+                self._skip([child.table], error, child.permission)
+                return []
+            if any(rows is None for rows in pages):
+                raise HarvestRunStopped(f"{child.table}: not every parent's children were read, the run is stopping")
         return [row for rows in pages for row in rows]
 
-    def _child_fetcher(self, child: Endpoint) -> Callable[[int], Page]:
+    def _child_fetcher(self, child: Endpoint) -> Callable[[int], Page | None]:
         fan_out = child.fan_out
         assert fan_out is not None and child.records_key is not None
 
-        def fetch(parent_id: int) -> Page:
+        def fetch(parent_id: int) -> Page | None:
             rows: Page = []
             try:
                 for page in self.client.iter_pages(child.path.format(parent_id=parent_id), child.records_key):
                     for row in page:
                         row[fan_out.parent_key] = parent_id
                     rows.extend(page)
+            except HarvestRunStopped:
+                # None, not the error: when the run stops, dlt's loop may drop ``_gather`` before this
+                # ends, and asyncio would print the unretrieved error's traceback after the run's own
+                return None
             except HarvestError as error:
                 if error.status in fan_out.empty_on_status and not isinstance(error, HarvestPermissionError):
                     log.debug("%s: %s for parent %s, no children", child.table, error.status, parent_id)
@@ -266,11 +286,9 @@ class Builder:
         return self._pool
 
 
-async def _all_or_first_error(futures: list[asyncio.Future[Page]]) -> list[Page]:
-    """Every result in order, or the first error with the rest cancelled and their errors consumed.
-
-    ``asyncio.gather`` leaves the siblings running; when dlt's loop stops before a failing one ends, its
-    error is never retrieved and asyncio prints its traceback after the run's one clear error."""
+async def _all_or_first_error(futures: list[asyncio.Future[Page | None]]) -> list[Page | None]:
+    """Every result in order, or the first error with the rest cancelled (``asyncio.gather`` would wait
+    for them, or leave them running)."""
     done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
     failed = [f for f in futures if f in done and f.exception() is not None]
     if not failed:

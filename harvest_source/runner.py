@@ -24,7 +24,7 @@ from dlt.common.exceptions import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import TABLES, check_resources, harvest_source, parse_start_date
-from .errors import HarvestConfigError, HarvestError
+from .errors import HarvestConfigError, HarvestError, HarvestRunStopped
 from .first_load import append_first_loads
 from .report import RunReport
 from .resources import appendable_tables
@@ -165,13 +165,14 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         result.schema_changes += fields.gone()
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
-        result.error = _explain(error)
+        result.error = _explain(_first_cause(error, report))
     except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
         log.debug("run failed", exc_info=True)
-        result.error = _explain(_root_cause(error))
+        result.error = _explain(_first_cause(_root_cause(error), report))
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see the CLI) outside dlt's own signal handling
         result.error = INTERRUPTED
     finally:
+        report.stop.set()  # the run is over: a thread still retrying or waiting gives up now
         if duckdb_connection is not None:
             duckdb_connection.close()
         result.duration_s = time.monotonic() - started
@@ -482,6 +483,14 @@ def _in_chain(error: BaseException, kinds: tuple[type[BaseException], ...]) -> B
 def _root_cause(error: BaseException) -> BaseException:
     """The Harvest or config error behind a dlt step failure, if there is one."""
     return _in_chain(error, (HarvestError, ConfigFieldMissingException)) or error
+
+
+def _first_cause(error: BaseException, report: RunReport) -> BaseException:
+    """The error that failed the run. A request it stopped (``HarvestRunStopped``) can reach dlt first;
+    it is never the reason, the error the report saw first is."""
+    if isinstance(error, HarvestRunStopped) and report.first_error is not None:
+        return _root_cause(report.first_error)
+    return error
 
 
 def _by_signal(error: BaseException) -> bool:

@@ -26,6 +26,7 @@ from harvest_source.errors import (
     HarvestRequestError,
     HarvestResponseError,
     HarvestRetriesExhausted,
+    HarvestRunStopped,
 )
 
 TOKEN = "1234567.pt.TOPSECRET-token-value"
@@ -668,6 +669,44 @@ def test_many_threads_share_one_client():
     assert client.stats.requests == 40 == len(rec.requests)
     assert client.stats.by_status == {200: 40}
     client.close()
+
+
+class _Longest(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return b  # the longest back-off full jitter can draw
+
+
+def test_stop_ends_a_back_off_at_once_and_sends_nothing_more():
+    """Another part of the run failed: a thread waiting out an hour's back-off gives up now."""
+    sent = threading.Event()
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        sent.set()
+        return httpx.Response(503)
+
+    rec = Recorder(unavailable)
+    stop = threading.Event()
+    client = HarvestClient(TOKEN, ACCOUNT, BASE, transport=httpx.MockTransport(rec), rng=_Longest(),
+                           backoff_base_s=3600, backoff_cap_s=3600, max_retry_wait_s=10**6, stop=stop)
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.get_json("company")
+        except HarvestError as error:
+            raised.append(error)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    assert sent.wait(30)
+    client.stop()
+    worker.join(30)
+    assert not worker.is_alive()  # without the stop it sleeps for an hour
+    assert stop.is_set() and len(rec.requests) == 1
+    assert isinstance(raised[0], HarvestRunStopped) and "GET /v2/company" in str(raised[0])
+    with pytest.raises(HarvestRunStopped):  # and nothing is sent any more
+        client.get_json("clients")
+    assert len(rec.requests) == 1
 
 
 def test_context_manager_closes():

@@ -8,7 +8,7 @@ import pytest
 from fakes import FakeTime, run_in_threads
 
 from harvest_source import pacing
-from harvest_source.pacing import Pacer, clear_pacers, pacer_for, pacer_key
+from harvest_source.pacing import Pacer, Stopped, clear_pacers, pacer_for, pacer_key
 
 
 class RecordingPacer(Pacer):
@@ -197,3 +197,23 @@ def test_when_the_whole_window_is_in_flight_callers_wait_for_a_settled_slot():
     answered = first + sum(polls[:5])
     assert polls[:5] == [pytest.approx(0.01)] * 5  # polled while nothing could leave the window
     assert waited == pytest.approx(answered + 10.0 - first)  # then a full window after the answers
+
+
+def test_stop_ends_a_wait_for_a_slot_without_granting_one():
+    pacer = Pacer(1, 3600.0)
+    pacer.acquire()  # the window is full for an hour
+    stop = threading.Event()
+    outcome: list[str] = []
+
+    def wait() -> None:
+        try:
+            pacer.acquire_slot(stop)
+            outcome.append("granted")
+        except Stopped:
+            outcome.append("stopped")
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    stop.set()
+    waiter.join(30)
+    assert outcome == ["stopped"] and pacer.in_window() == 1

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import random
 import re
+import sys
+import threading
+import time
 from collections import Counter
 
+import pytest
 from reliability.support import (
     change_account,
     cli_env,
@@ -170,3 +174,69 @@ def test_a_persistent_fault_exits_non_zero_from_the_command_line(tmp_path):
     assert "GET /v2/projects: still failing after 2 attempts (last: server error 502)" in proc.stderr
     assert "status: FAILED" in proc.stderr
 
+
+
+def _in_back_off() -> list[str]:
+    """The threads now inside a client's retry back-off or a pacer wait."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    found = []
+    for ident, frame in sys._current_frames().items():
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name in ("_wait", "_acquire") and "harvest_source" in code.co_filename:
+                found.append(names.get(ident, str(ident)))
+                break
+            frame = frame.f_back
+    return found
+
+
+# An hour's back-off per retry: a thread still waiting one out after the run would outlive the test.
+LONG_BACK_OFF = {"backoff_base_s": 3600, "backoff_cap_s": 3600, "max_retry_wait_s": 10**6, "max_attempts": 3}
+ONE_FAILS_TWO_WAIT = [
+    {"kind": "503", "probability": 1.0, "path": "^/v2/clients$"},  # a dlt extract thread
+    {"kind": "503", "probability": 1.0, "path": r"^/v2/invoices/\d+/payments$"},  # fan-out threads
+    # fatal, and late enough that both are waiting out a back-off by then
+    {"kind": "slow", "probability": 1.0, "path": "^/v2/tasks$", "seconds": 2},
+    {"kind": "missing_key", "probability": 1.0, "path": "^/v2/tasks$"},
+]
+
+
+def _no_thread_left_in_back_off() -> list[str]:
+    deadline = time.monotonic() + 30  # a woken thread may still be unwinding; without the stop: an hour
+    while _in_back_off() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _in_back_off()
+
+
+def test_the_error_that_fails_a_run_stops_its_other_retries_at_once(loader_for):
+    """One endpoint fails the run while a plain list and a fan-out wait out an hour's back-off each:
+    the run reports that endpoint's error, and none of its threads is still waiting to retry."""
+    with run_simulator("tiny", seed=4) as sim:
+        sim.set_faults(ONE_FAILS_TWO_WAIT)
+        result = loader_for(sim).run(source_options=LONG_BACK_OFF)
+        by_path = sim.stats()["by_path"]
+        invoices = sim.counts()["invoices"]
+    assert result.exit_code == EXIT_FAILED
+    assert result.error.startswith("GET /v2/tasks: the response has no 'tasks'"), result.error
+    assert "stopping" not in result.error
+    payments = sum(n for path, n in by_path.items() if path.endswith("/payments"))
+    assert by_path["/v2/clients"] <= 2 and 1 <= payments <= 2 * invoices  # each back-off cut short
+    assert _no_thread_left_in_back_off() == []
+
+
+def test_a_failed_run_of_the_bare_source_stops_its_retries_too(tmp_path):
+    """A user's own ``pipeline.run(harvest_source(...))``, without the runner: the error leaving a resource
+    is what stops the client."""
+    import dlt
+
+    from harvest_source import harvest_source
+
+    with run_simulator("tiny", seed=4) as sim:
+        sim.set_faults(ONE_FAILS_TWO_WAIT)
+        pipeline = dlt.pipeline("bare", pipelines_dir=str(tmp_path / "pipelines"),
+                                destination=dlt.destinations.duckdb(str(tmp_path / "bare.duckdb")))
+        source = harvest_source(access_token=sim.admin_token, account_id=str(sim.account_id),
+                                base_url=sim.base_url, rate_limit_window_s=0.001, **LONG_BACK_OFF)
+        with pytest.raises(Exception, match="GET /v2/tasks: the response has no 'tasks'"):
+            pipeline.run(source)
+    assert _no_thread_left_in_back_off() == []
