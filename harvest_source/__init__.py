@@ -84,7 +84,8 @@ def harvest_source(
 ) -> list[DltResource]:
     """Every Harvest list endpoint as a dlt resource (tables named like Harvest's records keys).
 
-    ``report`` (a ``RunReport``) receives skipped resources and the client's request stats;
+    ``report`` (a ``RunReport``, one per run: its stop signal ends the client's requests once the run
+    fails) receives skipped resources and the client's request stats;
     ``transport`` (an ``httpx`` transport) is for tests. ``arrow`` (default on) decodes the pages of
     flat tables (time entries, expenses, ...) straight into arrow tables: same tables, far less CPU.
     """
