@@ -39,7 +39,7 @@ from harvest_source.errors import (
     HarvestRunStopped,
     UnreadableBody,
 )
-from harvest_source.pacing import Pacer, Stopped, pacer_for, pacer_key
+from harvest_source.pacing import Pacer, Stopped, pacer_for, pacer_key, sleep_unless_stopped
 from harvest_source.read_ahead import read_ahead
 
 try:  # orjson comes with dlt; json is the fallback so the client imports anywhere.
@@ -385,9 +385,7 @@ class HarvestClient:
         while True:
             attempt += 1
             try:
-                if self._stop.is_set():
-                    raise Stopped
-                waited, stamp = pacer.acquire_slot(self._stop)
+                waited, stamp = pacer.acquire_slot(self._stop)  # raises Stopped once the run stops
             except Stopped:
                 raise HarvestRunStopped(f"GET {path}: not sent, the run is stopping", path=path) from None
             self.stats.add(waited_s=waited, requests=1)
@@ -413,10 +411,7 @@ class HarvestClient:
         if outcome.pause_pacer:
             pacer.pause_for(outcome.wait_s)  # the next acquire() waits it out and counts it in waited_s
         else:
-            if self._sleep is time.sleep:
-                self._stop.wait(outcome.wait_s)  # the back-off, cut short if the run stops meanwhile
-            else:
-                self._sleep(outcome.wait_s)
+            sleep_unless_stopped(outcome.wait_s, self._stop, self._sleep)  # the next acquire then stops
             self.stats.add(waited_s=outcome.wait_s)
 
     def _attempt(

@@ -45,6 +45,14 @@ class Stopped(Exception):
     """A wait for a slot ended by its caller's stop signal; no slot was granted."""
 
 
+def sleep_unless_stopped(seconds: float, stop: threading.Event | None, sleep: Callable[[float], None]) -> None:
+    """``sleep(seconds)``, cut short when ``stop`` is set meanwhile (a test's injected sleep runs as is)."""
+    if stop is not None and sleep is time.sleep:
+        stop.wait(seconds)
+    else:
+        sleep(seconds)
+
+
 class Pacer:
     """Thread-safe sliding-window limiter: at most ``limit`` acquisitions in any ``window_s`` (+margin)."""
 
@@ -97,11 +105,7 @@ class Pacer:
                     else:
                         self._sent.append(now)
                     return max(0.0, now - start), now
-            delay = max(delay, _MIN_SLEEP_S)
-            if stop is not None and self._sleep is time.sleep:
-                stop.wait(delay)  # the same sleep, cut short by the stop
-            else:
-                self._sleep(delay)
+            sleep_unless_stopped(max(delay, _MIN_SLEEP_S), stop, self._sleep)
 
     def restamp(self, stamp: float, settled_at: float) -> None:
         """Settle the in-flight slot ``stamp`` (from ``acquire_slot``) at ``settled_at``, never earlier
@@ -181,4 +185,4 @@ def clear_pacers() -> None:
         _REGISTRY.clear()
 
 
-__all__ = ["Pacer", "Stopped", "clear_pacers", "pacer_for", "pacer_key"]
+__all__ = ["Pacer", "Stopped", "clear_pacers", "pacer_for", "pacer_key", "sleep_unless_stopped"]

@@ -287,8 +287,10 @@ class Builder:
 
 
 async def _all_or_first_error(futures: list[asyncio.Future[Page | None]]) -> list[Page | None]:
-    """Every result in order, or the first error with the rest cancelled (``asyncio.gather`` would wait
-    for them, or leave them running)."""
+    """Every result in order, or the first error with the rest cancelled and their errors consumed.
+
+    ``asyncio.gather`` leaves the siblings running; when dlt's loop stops before a failing one ends, its
+    error is never retrieved and asyncio prints its traceback after the run's one clear error."""
     done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
     failed = [f for f in futures if f in done and f.exception() is not None]
     if not failed:
