@@ -292,7 +292,7 @@ class HarvestClient:
             yield from read_ahead(
                 first, query, depth=ahead, decode=decode,
                 fetch=lambda url, q: self._request(url, q, bucket, _keep_body, listing=True),
-                refetch=lambda url, q: self._refetch(url, q, bucket, decode),
+                refetch=lambda url, q, gated: self._refetch(url, q, bucket, gated),
                 next_url=lambda envelope, url, pages: self._next_url(envelope, url, visited, pages),
                 forget=lambda url: visited.discard(str(url)),
             )

@@ -20,14 +20,20 @@ What stays exact:
 * Errors come out in page order, after the pages before them. When the caller stops (an error, or
   dlt closing the generator), no new request starts; the page threads are daemons, so one still
   waiting on a retry never holds the process open.
+* A daemon thread must not be inside the decoder (pyarrow's C++) when the interpreter exits: the
+  process then aborts or segfaults in C++ teardown instead of exiting with its code. Every decode
+  passes through ``DECODING``, which an ``atexit`` hook closes: exit waits for the decodes under way
+  (tens of milliseconds for a page of 2000) and no new one starts.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -58,6 +64,44 @@ def tail_next(raw: bytes) -> str | None | bool:
     return nxt if nxt is None or isinstance(nxt, str) else False
 
 
+class ExitGate:
+    """Counts the page threads inside the decoder, so interpreter exit can wait until there are none."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._inside = 0
+        self._closed = False
+
+    @contextmanager
+    def passage(self) -> Iterator[None]:
+        """Hold the gate open for one decode; once the gate is closed, raise instead of entering."""
+        with self._changed:
+            if self._closed:
+                raise _Stopped("the interpreter is exiting: no page is decoded any more")
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._inside -= 1
+                self._changed.notify_all()
+
+    @property
+    def inside(self) -> int:
+        """How many decodes are under way now."""
+        return self._inside
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Let no new decode in and wait for the ones under way; False if some still run after ``timeout_s``."""
+        with self._changed:
+            self._closed = True
+            return self._changed.wait_for(lambda: self._inside == 0, timeout_s)
+
+
+DECODING = ExitGate()
+atexit.register(DECODING.close)
+
+
 def envelope_next(envelope: Mapping[str, Any]) -> Any:
     links = envelope.get("links")
     return links.get("next", False) if isinstance(links, dict) else False
@@ -81,7 +125,7 @@ def read_ahead(
     *,
     fetch: Callable[[httpx.URL, Mapping[str, str] | None], bytes],
     decode: Callable[[bytes, str], PageT],
-    refetch: Callable[[httpx.URL, Mapping[str, str] | None], PageT],
+    refetch: Callable[[httpx.URL, Mapping[str, str] | None, Callable[[bytes, str], PageT]], PageT],
     next_url: Callable[[Mapping[str, Any], httpx.URL, int], httpx.URL | None],
     forget: Callable[[httpx.URL], None],
     depth: int = 3,
@@ -89,12 +133,17 @@ def read_ahead(
     """Yield the decoded pages of one list in order, with up to ``depth`` pages requested ahead.
 
     ``fetch`` returns a page's body (the client's request with retries), ``decode`` turns it into a
-    page with an ``envelope``, ``refetch`` requests and decodes in one attempt (for bodies ``decode``
-    rejects), ``next_url`` validates a link (raising the client's paging errors) and ``forget``
-    un-marks a link that was validated on a hint the decoded page then contradicted.
+    page with an ``envelope``, ``refetch`` requests again and decodes with the decoder it is given
+    (for bodies ``decode`` rejects), ``next_url`` validates a link (raising the client's paging
+    errors) and ``forget`` un-marks a link that was validated on a hint the decoded page then
+    contradicted.
     """
     def query_of(page: _Page[PageT]) -> Mapping[str, str] | None:
         return query if page.number == 1 else None  # later pages' links carry the filters
+
+    def gated_decode(raw: bytes, path: str) -> PageT:
+        with DECODING.passage():
+            return decode(raw, path)
 
     def work(page: _Page[PageT]) -> None:
         try:
@@ -108,9 +157,9 @@ def read_ahead(
         page.hint.set_result(tail_next(raw))
         try:
             try:
-                result = decode(raw, page.url.path)
+                result = gated_decode(raw, page.url.path)
             except UnreadableBody:
-                result = refetch(page.url, query_of(page))
+                result = refetch(page.url, query_of(page), gated_decode)
             page.decoded.set_result(result)
         except BaseException as error:  # noqa: BLE001
             page.decoded.set_exception(error)
@@ -165,7 +214,7 @@ def read_ahead(
 
 
 class _Stopped(Exception):
-    """The consumer stopped before this page's request started."""
+    """The consumer stopped before this page's request started, or the interpreter is exiting."""
 
 
-__all__ = ["read_ahead", "tail_next"]
+__all__ = ["DECODING", "ExitGate", "read_ahead", "tail_next"]

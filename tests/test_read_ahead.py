@@ -8,6 +8,8 @@ that the decoded page contradicts.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -15,9 +17,10 @@ import orjson
 import pytest
 from test_client import BASE, Decoded, decoder, make, ok, page
 
+from harvest_source import read_ahead
 from harvest_source.client import UnreadableBody
 from harvest_source.errors import HarvestNotFoundError, HarvestResponseError
-from harvest_source.read_ahead import tail_next
+from harvest_source.read_ahead import ExitGate, tail_next
 
 
 def chain(n: int, key: str = "time_entries") -> dict[str, httpx.Response]:
@@ -153,6 +156,82 @@ def test_abandoned_read_ahead_starts_no_new_requests():
         if thread.name.startswith("harvest-page-"):
             thread.join(timeout=30)
     assert len(rec.requests) <= 3  # page 1 and at most the two read ahead of it, never page 4
+
+
+def test_every_decode_in_a_page_thread_holds_the_exit_gate(monkeypatch):
+    gate = ExitGate()
+    monkeypatch.setattr(read_ahead, "DECODING", gate)
+    decode, calls = decoder(UnreadableBody("truncated arrow body"))  # page 1 is decoded again after a refetch
+    held: list[int] = []
+
+    def watched(raw: bytes, path: str) -> Decoded:
+        held.append(gate.inside)
+        return decode(raw, path)
+
+    client, _, _ = make(serve(chain(5)))
+    assert ids(list(client.iter_decoded("time_entries", watched, ahead=3))) == [1, 2, 3, 4, 5]
+    assert len(held) == len(calls) == 6 and min(held) >= 1 and gate.inside == 0
+
+
+def test_a_closed_exit_gate_lets_no_page_thread_decode(monkeypatch):
+    gate = ExitGate()
+    monkeypatch.setattr(read_ahead, "DECODING", gate)
+    assert gate.close(timeout_s=0)
+    decode, calls = decoder()
+    client, _, _ = make(serve(chain(3)))
+    with pytest.raises(Exception, match="interpreter is exiting"):
+        list(client.iter_decoded("time_entries", decode, ahead=3))
+    assert calls == []
+
+
+def test_exit_gate_close_waits_for_the_decode_under_way():
+    gate, entered, release = ExitGate(), threading.Event(), threading.Event()
+
+    def decoding() -> None:
+        with gate.passage():
+            entered.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=decoding)
+    thread.start()
+    assert entered.wait(30)
+    assert gate.close(timeout_s=0.01) is False  # still inside: exit would go on waiting
+    release.set()
+    assert gate.close(timeout_s=30) is True
+    thread.join()
+    with pytest.raises(Exception, match="interpreter is exiting"), gate.passage():
+        pass
+
+
+EXITS_WHILE_DECODING = """
+import io, sys, threading
+import pyarrow as pa, pyarrow.json as pa_json
+from harvest_source.read_ahead import DECODING
+record = pa.struct([("a", pa.int64()), ("b", pa.string()), ("c", pa.float64())])
+schema = pa.schema([pa.field("rows", pa.list_(record))])
+body = b'{"rows": [' + b",\\n".join(b'{"a": %d, "b": "%s", "c": 1.5}' % (i, b"x" * 40) for i in range(5000)) + b']}'
+options = dict(read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 1),
+               parse_options=pa_json.ParseOptions(explicit_schema=schema, newlines_in_values=True))
+parsed = threading.Semaphore(0)
+def decode_forever():
+    while True:
+        with DECODING.passage():
+            pa_json.read_json(io.BytesIO(body), **options)
+        parsed.release()
+for _ in range(8):
+    threading.Thread(target=decode_forever, daemon=True).start()
+for _ in range(int(sys.argv[1])):  # exit while the threads are parsing, at a different point each time
+    parsed.acquire()
+sys.exit(3)
+"""
+
+
+def test_the_process_exits_with_its_code_while_page_threads_decode():
+    """Daemon threads inside pyarrow while the interpreter tears down made the process abort (SIGABRT,
+    'terminate called without an active exception') or segfault; the exit gate makes it wait for them."""
+    codes = [subprocess.run([sys.executable, "-c", EXITS_WHILE_DECODING, str(parses)], capture_output=True,
+                            timeout=120).returncode for parses in range(1, 9)]
+    assert codes == [3] * 8  # without the gate, about 2 runs in 3 ended in SIGABRT (-6) here
 
 
 @pytest.mark.parametrize(
