@@ -23,6 +23,7 @@ class RunReport:
     skipped: dict[str, str] = field(default_factory=dict)
     client_stats: Any = None
     first_error: BaseException | None = None
+    interrupted: int = 0  # the first Ctrl-C or SIGTERM of the run (``interrupts.marked_on_signal``)
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

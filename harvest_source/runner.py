@@ -26,6 +26,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from . import TABLES, check_resources, harvest_source, parse_start_date
 from .errors import HarvestConfigError, HarvestError, HarvestRunStopped
 from .first_load import append_first_loads
+from .interrupts import marked_on_signal
 from .report import RunReport
 from .resources import appendable_tables
 from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
@@ -124,8 +125,13 @@ def resolve_credentials() -> tuple[str, str, str]:
 
 def run_load(settings: RunSettings, access_token: str, account_id: str, base_url: str) -> RunResult:
     """Run one load and report; never raises for Harvest, config or pipeline errors."""
-    started = time.monotonic()
     report = RunReport()
+    with marked_on_signal(report):
+        return _load(settings, access_token, account_id, base_url, report)
+
+
+def _load(settings: RunSettings, access_token: str, account_id: str, base_url: str, report: RunReport) -> RunResult:
+    started = time.monotonic()
     result = RunResult(exit_code=EXIT_FAILED)
     duckdb_connection = None
     try:
@@ -165,10 +171,11 @@ def run_load(settings: RunSettings, access_token: str, account_id: str, base_url
         result.schema_changes += fields.gone()
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
-        result.error = _explain(_first_cause(error, report))
+        result.error = _interrupted(error) if report.interrupted else _explain(_first_cause(error, report))
     except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
         log.debug("run failed", exc_info=True)
-        result.error = _explain(_first_cause(_root_cause(error), report))
+        result.error = (_interrupted(error) if report.interrupted
+                        else _explain(_first_cause(_root_cause(error), report)))
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see the CLI) outside dlt's own signal handling
         result.error = INTERRUPTED
     finally:
@@ -504,14 +511,19 @@ def _explain(error: BaseException) -> str:
         hint = error.hint if error.hint and error.hint not in str(error) else ""
         return f"{error}" + (f"\n  what to do: {hint}" if hint else "")
     if _by_signal(error):
-        step = f" (during the {error.step} step)" if isinstance(error, PipelineStepFailed) else ""
-        return INTERRUPTED + step
+        return _interrupted(error)
     if isinstance(error, ConfigFieldMissingException):
         return ("missing Harvest configuration: set SOURCES__HARVEST__ACCESS_TOKEN and "
                 "SOURCES__HARVEST__ACCOUNT_ID (or .dlt/secrets.toml [sources.harvest]), or try --demo")
     if isinstance(error, PipelineStepFailed):
         return f"the {error.step} step failed: {error.exception}"
     return f"{type(error).__name__}: {error}"
+
+
+def _interrupted(error: BaseException) -> str:
+    """A run that a signal ended: whatever error dlt or a stopped request raised, that is the reason."""
+    step = f" (during the {error.step} step)" if isinstance(error, PipelineStepFailed) else ""
+    return INTERRUPTED + step
 
 
 def describe_destination(pipeline: dlt.Pipeline, settings: RunSettings) -> str:

@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from reliability.support import (
     snapshot,
 )
 
-from harvest_source.runner import EXIT_OK
+from harvest_source.runner import EXIT_FAILED, EXIT_OK, INTERRUPTED
 from harvest_source.simulator import run_simulator
 
 SEED = int(os.environ.get("HARVEST_CRASH_SEED", "20261122"))
@@ -294,3 +295,40 @@ def test_ctrl_c_stops_the_run_and_the_next_run_is_correct(loader_for, tmp_path, 
         when = "after the signal" if outside else "after it started"
         print(f"\n{kill_point}: the run ended {stop_s:.1f} s {when}, left {stage!r}; "
               f"{tally.rows_compared:,} rows compared after the next run")
+
+
+def test_a_ctrl_c_that_python_drops_still_ends_the_run(loader_for, tmp_path):
+    """Python raises Ctrl-C's KeyboardInterrupt wherever the main thread is; inside a finalizer it prints
+    "Exception ignored" and drops it. The test above then saw a run go on to exit 0 (twice, in full
+    suite runs under load). A handler that raises nothing stands for that drop here: the run must
+    still end as interrupted, at dlt's next check, and the next run must complete it."""
+    with run_simulator(SCALE, seed=SIM_SEED, latency_ms=40) as sim:
+        reference = _loader(loader_for, sim, tmp_path / "reference", "reference")
+        assert reference.run().exit_code == EXIT_OK
+        sim.reset_stats()
+        home = tmp_path / "home"
+        loader = _loader(loader_for, sim, home, "dropped")
+        dropped: list[int] = []
+        running = threading.Event()
+
+        def ctrl_c_after_15_requests() -> None:
+            while sim.stats()["total"] < 15 and running.is_set():
+                time.sleep(0.005)
+            if running.is_set():
+                os.kill(os.getpid(), signal.SIGINT)
+
+        before = signal.signal(signal.SIGINT, lambda signum, frame: dropped.append(signum))
+        sender = threading.Thread(target=ctrl_c_after_15_requests)
+        running.set()
+        sender.start()
+        try:
+            result = loader.run()
+        finally:
+            running.clear()
+            sender.join()
+            signal.signal(signal.SIGINT, before)
+        assert dropped == [signal.SIGINT]  # the signal came, and its handler raised nothing
+        assert result.exit_code == EXIT_FAILED and result.error.startswith(INTERRUPTED), result.error
+        assert sim.stats()["total"] < 54  # it stopped in the middle, not after the last request
+        assert loader.run().exit_code == EXIT_OK
+        _check_recovered(loader, snapshot(reference.file), home, Tally(), "dropped Ctrl-C")
