@@ -171,10 +171,10 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         result.schema_changes += fields.gone()
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
-        result.error = _interrupted(error) if report.interrupted else _explain(_first_cause(error, report))
+        result.error = _interrupted(error) if _by_signal_only(report) else _explain(_first_cause(error, report))
     except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
         log.debug("run failed", exc_info=True)
-        result.error = (_interrupted(error) if report.interrupted
+        result.error = (_interrupted(error) if _by_signal_only(report)
                         else _explain(_first_cause(_root_cause(error), report)))
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see the CLI) outside dlt's own signal handling
         result.error = INTERRUPTED
@@ -518,6 +518,11 @@ def _explain(error: BaseException) -> str:
     if isinstance(error, PipelineStepFailed):
         return f"the {error.step} step failed: {error.exception}"
     return f"{type(error).__name__}: {error}"
+
+
+def _by_signal_only(report: RunReport) -> bool:
+    """A signal came and no error of its own failed the run (a 401 stays the reason even after a Ctrl-C)."""
+    return bool(report.interrupted) and report.first_error is None
 
 
 def _interrupted(error: BaseException) -> str:
