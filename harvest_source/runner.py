@@ -21,6 +21,7 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.exceptions import SignalReceivedException
+from dlt.common.storages import LoadStorage, NormalizeStorage
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import TABLES, check_resources, harvest_source, parse_start_date
@@ -209,8 +210,11 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
       rewinds the cursors to before it and this run reads those changes from Harvest again;
     * killed during such an abort, after the package was archived but before the rewind: rewind;
     * killed while extracting: nothing was committed (no package, no cursor), but the half-written files
-      stay in a temporary folder dlt never looks at again; remove them.
+      stay in a temporary folder dlt never looks at again; remove them;
+    * killed while dlt created its ``normalize`` or ``load`` folder: some of their subfolders are
+      missing, and listing packages then fails on every later run; create them.
     """
+    _complete_storage_folders(pipeline)
     _drop_abandoned_extracts(pipeline)
     _drop_stale_extracted_copies(pipeline)
     _finish_interrupted_abort(pipeline)
@@ -226,6 +230,15 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
         log.warning("Finishing a load left pending by an earlier run before extracting new data")
         pipeline.normalize()
         pipeline.load()
+
+
+def _complete_storage_folders(pipeline: dlt.Pipeline) -> None:
+    """dlt's working storages, made whole where a killed run left them half created (dlt lists them
+    without creating; as their owner it creates what is missing and keeps what is there)."""
+    if Path(pipeline._normalize_storage_config().normalize_volume_path).is_dir():
+        NormalizeStorage(True, pipeline._normalize_storage_config())
+    if Path(pipeline._load_storage_config().load_volume_path).is_dir():
+        LoadStorage(True, [], pipeline._load_storage_config())
 
 
 def _drop_abandoned_extracts(pipeline: dlt.Pipeline) -> None:

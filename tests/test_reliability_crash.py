@@ -332,3 +332,26 @@ def test_a_ctrl_c_that_python_drops_still_ends_the_run(loader_for, tmp_path):
         assert sim.stats()["total"] < 54  # it stopped in the middle, not after the last request
         assert loader.run().exit_code == EXIT_OK
         _check_recovered(loader, snapshot(reference.file), home, Tally(), "dropped Ctrl-C")
+
+
+@pytest.mark.parametrize("made", [["new"], ["new", "normalized"]], ids=["load-new-only", "no-loaded-folder"])
+def test_a_kill_while_dlt_creates_its_load_folder_does_not_block_later_runs(loader_for, tmp_path, made):
+    """A timed kill (CI, seed 20261122) landed while dlt was creating ``load/``'s subfolders after an
+    extract: every later run then failed listing ``load/normalized``. The kill after the extract is the
+    driver's; the half-made folder is made here, as that kill left it."""
+    with run_simulator(SCALE, seed=SIM_SEED) as sim:
+        reference = _loader(loader_for, sim, tmp_path / "reference", "reference")
+        assert reference.run().exit_code == EXIT_OK
+        home = tmp_path / "home"
+        loader = _loader(loader_for, sim, home, "half")
+        killed = subprocess.run(driver_cmd("extract_committed:1", "--duckdb-file", loader.file, "--pipeline-name",
+                                           loader.name), env=cli_env(sim, home), cwd=home, capture_output=True,
+                                text=True, timeout=HANG_GUARD_S)
+        assert "KILL-HOOK-FIRED" in killed.stderr, killed.stderr[-2000:]
+        load_folder = home / "pipelines" / loader.name / "load"
+        assert not load_folder.exists()
+        for name in made:
+            (load_folder / name).mkdir(parents=True)
+        result = loader.run()
+        assert result.exit_code == EXIT_OK, result.error
+        _check_recovered(loader, snapshot(reference.file), home, Tally(), f"half-made load folder {made}")
