@@ -172,11 +172,10 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         result.schema_changes += fields.gone()
         result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
-        result.error = _interrupted(error) if _by_signal_only(report) else _explain(_first_cause(error, report))
+        result.error = _reason(error, report)
     except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
         log.debug("run failed", exc_info=True)
-        result.error = (_interrupted(error) if _by_signal_only(report)
-                        else _explain(_first_cause(_root_cause(error), report)))
+        result.error = _reason(error, report)
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see the CLI) outside dlt's own signal handling
         result.error = INTERRUPTED
     finally:
@@ -235,10 +234,11 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
 def _complete_storage_folders(pipeline: dlt.Pipeline) -> None:
     """dlt's working storages, made whole where a killed run left them half created (dlt lists them
     without creating; as their owner it creates what is missing and keeps what is there)."""
-    if Path(pipeline._normalize_storage_config().normalize_volume_path).is_dir():
-        NormalizeStorage(True, pipeline._normalize_storage_config())
-    if Path(pipeline._load_storage_config().load_volume_path).is_dir():
-        LoadStorage(True, [], pipeline._load_storage_config())
+    normalize, load = pipeline._normalize_storage_config(), pipeline._load_storage_config()
+    if Path(normalize.normalize_volume_path).is_dir():
+        NormalizeStorage(True, normalize)
+    if Path(load.load_volume_path).is_dir():
+        LoadStorage(True, [], load)
 
 
 def _drop_abandoned_extracts(pipeline: dlt.Pipeline) -> None:
@@ -533,9 +533,12 @@ def _explain(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _by_signal_only(report: RunReport) -> bool:
-    """A signal came and no error of its own failed the run (a 401 stays the reason even after a Ctrl-C)."""
-    return bool(report.interrupted) and report.first_error is None
+def _reason(error: BaseException, report: RunReport) -> str:
+    """Why the run failed, for the summary: a signal, unless an error of the run's own (a 401, say) came
+    first; else the Harvest or config error behind dlt's, or the error the report saw first."""
+    if report.interrupted and report.first_error is None:
+        return _interrupted(error)
+    return _explain(_first_cause(_root_cause(error), report))
 
 
 def _interrupted(error: BaseException) -> str:
