@@ -8,9 +8,9 @@ I/O itself: requests start when the pipeline extracts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import dlt
+import httpx
 import pendulum
 from dlt.extract.resource import DltResource
 
@@ -79,8 +79,8 @@ def harvest_source(
     backoff_base_s: float = 1.0,
     backoff_cap_s: float = 60.0,
     arrow: bool = True,
-    report: Any = None,
-    transport: Any = None,
+    report: RunReport | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[DltResource]:
     """Every Harvest list endpoint as a dlt resource (tables named like Harvest's records keys).
 

@@ -170,7 +170,7 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
         result.schema_changes = describe_schema_changes(columns_before, schema_columns(pipeline))
         result.schema_changes += fields.gone()
-        result.exit_code = EXIT_PARTIAL if report.skipped else EXIT_OK
+        result.exit_code = EXIT_PARTIAL if report.outcome().skipped else EXIT_OK
     except (HarvestError, ConfigFieldMissingException) as error:
         result.error = _reason(error, report)
     except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
@@ -183,13 +183,10 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         if duckdb_connection is not None:
             duckdb_connection.close()
         result.duration_s = time.monotonic() - started
-        result.skipped = dict(report.skipped)
-        if report.client_stats is not None:
-            stats = report.client_stats.snapshot()
-            result.stats = stats
-            result.requests = int(stats.get("requests", 0))
-            result.retries = int(stats.get("retries", 0))
-            result.throttled = int(stats.get("throttled", 0))
+        outcome = report.outcome()
+        result.skipped = dict(outcome.skipped)
+        result.stats = dict(outcome.stats)
+        result.requests, result.retries, result.throttled = outcome.requests, outcome.retries, outcome.throttled
     return result
 
 
