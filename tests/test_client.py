@@ -15,7 +15,6 @@ import httpx
 import pytest
 from fakes import FakeTime, run_in_threads
 
-from harvest_source import pacing
 from harvest_source.client import DEFAULT_USER_AGENT, HarvestClient, UnreadableBody
 from harvest_source.errors import (
     HarvestAuthError,
@@ -28,6 +27,7 @@ from harvest_source.errors import (
     HarvestRetriesExhausted,
     HarvestRunStopped,
 )
+from harvest_source.http import pacing
 
 TOKEN = "1234567.pt.TOPSECRET-token-value"
 ACCOUNT = "987654"
@@ -616,10 +616,10 @@ def test_clients_on_the_same_credentials_share_pacers():
     a = HarvestClient(TOKEN, ACCOUNT, BASE, transport=httpx.MockTransport(lambda r: ok({})))
     b = HarvestClient(TOKEN, ACCOUNT, BASE, transport=httpx.MockTransport(lambda r: ok({})))
     c = HarvestClient("another-token", ACCOUNT, BASE, transport=httpx.MockTransport(lambda r: ok({})))
-    assert a._pacers["general"] is b._pacers["general"]
-    assert a._pacers["reports"] is b._pacers["reports"]
-    assert a._pacers["general"] is not a._pacers["reports"]
-    assert c._pacers["general"] is not a._pacers["general"]
+    assert a._transport.pacers["general"] is b._transport.pacers["general"]
+    assert a._transport.pacers["reports"] is b._transport.pacers["reports"]
+    assert a._transport.pacers["general"] is not a._transport.pacers["reports"]
+    assert c._transport.pacers["general"] is not a._transport.pacers["general"]
     assert all(TOKEN not in repr(k) and "TOPSECRET" not in repr(k) for k in pacing._REGISTRY)
 
 

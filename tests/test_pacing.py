@@ -7,8 +7,8 @@ import threading
 import pytest
 from fakes import FakeTime, run_in_threads
 
-from harvest_source import pacing
-from harvest_source.pacing import Pacer, Stopped, clear_pacers, pacer_for, pacer_key
+from harvest_source.http import pacing
+from harvest_source.http.pacing import Pacer, Stopped, clear_pacers, pacer_for, pacer_key
 
 
 class RecordingPacer(Pacer):

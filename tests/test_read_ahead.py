@@ -17,10 +17,10 @@ import orjson
 import pytest
 from test_client import BASE, Decoded, decoder, make, ok, page
 
-from harvest_source import read_ahead
 from harvest_source.client import UnreadableBody
 from harvest_source.errors import HarvestNotFoundError, HarvestResponseError
-from harvest_source.read_ahead import ExitGate, tail_next
+from harvest_source.http import read_ahead
+from harvest_source.http.read_ahead import ExitGate, tail_next
 
 
 def chain(n: int, key: str = "time_entries") -> dict[str, httpx.Response]:
@@ -206,7 +206,7 @@ def test_exit_gate_close_waits_for_the_decode_under_way():
 EXITS_WHILE_DECODING = """
 import io, sys, threading
 import pyarrow as pa, pyarrow.json as pa_json
-from harvest_source.read_ahead import DECODING
+from harvest_source.http.read_ahead import DECODING
 record = pa.struct([("a", pa.int64()), ("b", pa.string()), ("c", pa.float64())])
 schema = pa.schema([pa.field("rows", pa.list_(record))])
 body = b'{"rows": [' + b",\\n".join(b'{"a": %d, "b": "%s", "c": 1.5}' % (i, b"x" * 40) for i in range(5000)) + b']}'

@@ -40,7 +40,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 import orjson
 
-from .errors import HarvestResponseError, UnreadableBody
+from ..errors import HarvestResponseError, UnreadableBody
 
 PageT = TypeVar("PageT")
 _LINKS_KEY = b'"links":'

@@ -179,10 +179,25 @@ def pacer_for(key: str, limit: int, window_s: float) -> Pacer:
         return pacer
 
 
+def bucket_pacers(
+    identity: tuple[object, ...],
+    limits: dict[str, tuple[int, float]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] | None = None,
+) -> dict[str, Pacer]:
+    """One pacer per bucket (``{"general": (100, 15.0), ...}``): the shared ones of ``identity`` (the
+    credentials and base URL, hashed), or private ones when a test injects its own clock or sleep."""
+    if clock is None and sleep is time.sleep:
+        return {bucket: pacer_for(pacer_key(*identity, bucket), lim, win) for bucket, (lim, win) in limits.items()}
+    clk = clock or time.monotonic
+    return {bucket: Pacer(lim, win, clock=clk, sleep=sleep) for bucket, (lim, win) in limits.items()}
+
+
 def clear_pacers() -> None:
     """Forget all shared pacers (tests, or a long-lived process that rotates tokens)."""
     with _REGISTRY_LOCK:
         _REGISTRY.clear()
 
 
-__all__ = ["Pacer", "Stopped", "clear_pacers", "pacer_for", "pacer_key", "sleep_unless_stopped"]
+__all__ = ["Pacer", "Stopped", "bucket_pacers", "clear_pacers", "pacer_for", "pacer_key", "sleep_unless_stopped"]
