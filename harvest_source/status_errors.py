@@ -11,47 +11,40 @@ from collections.abc import Callable
 
 import httpx
 
-from .errors import (
-    CREDENTIALS_HINT,
-    HarvestAuthError,
-    HarvestError,
-    HarvestNotFoundError,
-    HarvestPermissionError,
-    HarvestRequestError,
-    HarvestResponseError,
-    HarvestRetriesExhausted,
-)
+from . import errors
 from .http.decoding import JSON_ERRORS, loads
 from .settings import DEFAULT_BASE_URL
 
 Redact = Callable[[str], str]
 
 
-def status_error(response: httpx.Response, path: str, *, listing: bool, base_url: str, redact: Redact) -> HarvestError:
+def status_error(
+    response: httpx.Response, path: str, *, listing: bool, base_url: str, redact: Redact
+) -> errors.HarvestError:
     """The error for a final non-2xx answer (429 and 5xx were retried before they got here)."""
     status = response.status_code
     said = server_message(response, redact)
     detail = f": {said}" if said else ""
     if status == 401:
-        return HarvestAuthError(
+        return errors.HarvestAuthError(
             f"GET {path}: Harvest rejected the credentials (401){detail}", status=status, path=path,
-            hint=CREDENTIALS_HINT,
+            hint=errors.CREDENTIALS_HINT,
         )
     if status == 403:
-        return HarvestPermissionError(
+        return errors.HarvestPermissionError(
             f"GET {path}: the token's user is not allowed to read this endpoint (403){detail}",
             status=status,
             path=path,
             hint="use a token of an administrator (or a role with access), or deselect this resource",
         )
     if status == 404:
-        return HarvestNotFoundError(
+        return errors.HarvestNotFoundError(
             f"GET {path}: not found (404){detail}", status=status, path=path,
             hint=_not_found_hint(base_url, listing),
         )
     if 300 <= status < 400:
         where = httpx.URL(response.headers.get("location", "")).host or "another location"
-        return HarvestResponseError(
+        return errors.HarvestResponseError(
             f"GET {path}: redirected ({status}) to {where}; redirects are not followed to protect the token",
             status=status,
             path=path,
@@ -62,7 +55,9 @@ def status_error(response: httpx.Response, path: str, *, listing: bool, base_url
         if status == 400
         else "Harvest refused the request as sent; check the parameters and the account's features"
     )
-    return HarvestRequestError(f"GET {path}: request refused ({status}){detail}", status=status, path=path, hint=hint)
+    return errors.HarvestRequestError(
+        f"GET {path}: request refused ({status}){detail}", status=status, path=path, hint=hint
+    )
 
 
 def _not_found_hint(base_url: str, listing: bool) -> str:
@@ -90,10 +85,10 @@ def server_message(response: httpx.Response, redact: Redact) -> str:
     return ""
 
 
-def exhausted(path: str, status: int | None, reason: str, attempts: int, base_url: str) -> HarvestError:
+def exhausted(path: str, status: int | None, reason: str, attempts: int, base_url: str) -> errors.HarvestError:
     """The error after the last retry: unusable 200 bodies are a response error, the rest exhausted."""
     if status is not None and 200 <= status < 300:
-        return HarvestResponseError(
+        return errors.HarvestResponseError(
             f"GET {path}: the body was not valid JSON in {attempts} attempts (last: {reason})",
             status=status,
             path=path,
@@ -105,7 +100,7 @@ def exhausted(path: str, status: int | None, reason: str, attempts: int, base_ur
         hint = "Harvest kept throttling; run fewer concurrent jobs on this token or try later"
     else:
         hint = "Harvest kept failing; try again later (see https://www.harveststatus.com)"
-    return HarvestRetriesExhausted(
+    return errors.HarvestRetriesExhausted(
         f"GET {path}: still failing after {attempts} attempts (last: {reason})",
         status=status,
         path=path,

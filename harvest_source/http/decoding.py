@@ -81,28 +81,21 @@ def json_page(raw: bytes, records_key: str, path: str) -> JsonPage:
 def records(data: Any, records_key: str, path: str) -> list[dict[str, Any]]:
     """The list under ``records_key``; anything else means the envelope is not what we expect."""
     if not isinstance(data, dict):
-        raise HarvestResponseError(
-            f"GET {path}: expected a JSON object with '{records_key}', got {type(data).__name__}",
-            status=200,
-            path=path,
-            hint="check that base_url points at the Harvest API v2",
-        )
+        raise unusable_page(path, f"expected a JSON object with '{records_key}', got {type(data).__name__}",
+                            "check that base_url points at the Harvest API v2")
     if records_key not in data:
-        raise HarvestResponseError(
-            f"GET {path}: the response has no '{records_key}' key (keys: {', '.join(list(data)[:8])})",
-            status=200,
-            path=path,
-            hint="check the records key of this endpoint in the catalog",
-        )
+        raise unusable_page(path, f"the response has no '{records_key}' key (keys: {', '.join(list(data)[:8])})",
+                            "check the records key of this endpoint in the catalog")
     found = data[records_key]
     if not isinstance(found, list):
-        raise HarvestResponseError(
-            f"GET {path}: '{records_key}' is a {type(found).__name__}, not a list",
-            status=200,
-            path=path,
-            hint="check the records key of this endpoint in the catalog",
-        )
+        raise unusable_page(path, f"'{records_key}' is a {type(found).__name__}, not a list",
+                            "check the records key of this endpoint in the catalog")
     return found
+
+
+def unusable_page(path: str, what: str, hint: str) -> HarvestResponseError:
+    """A 200 list page whose envelope or links cannot be used: final, a retry would get the same."""
+    return HarvestResponseError(f"GET {path}: {what}", status=200, path=path, hint=hint)
 
 
 def record_count(page: object) -> int | None:
@@ -131,4 +124,5 @@ __all__ = [
     "record_count",
     "records",
     "require_json",
+    "unusable_page",
 ]

@@ -20,8 +20,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import HarvestResponseError
-from .decoding import PageT
+from .decoding import PageT, unusable_page
 from .read_ahead import read_ahead
 from .stats import ClientStats
 
@@ -88,36 +87,32 @@ class Listing:
         path = current.path
         links = envelope.get("links")
         if not isinstance(links, dict):
-            raise _paging_error(path, "the page has no 'links' object, so paging cannot continue safely",
+            raise unusable_page(path, "the page has no 'links' object, so paging cannot continue safely",
                                 "check that base_url points at the Harvest API v2")
         nxt = links.get("next")
         if nxt is None:
             return None
         if not isinstance(nxt, str) or not nxt:
-            raise _paging_error(path, f"links.next is not a URL ({type(nxt).__name__})",
+            raise unusable_page(path, f"links.next is not a URL ({type(nxt).__name__})",
                                 "unexpected envelope; check that base_url points at the Harvest API v2")
         url = current.join(nxt)
         if (url.scheme, url.host, url.port) != (self.origin.scheme, self.origin.host, self.origin.port):
-            raise _paging_error(
+            raise unusable_page(
                 path,
                 f"links.next points at another host ({url.scheme}://{url.host}); refusing to send the token there",
                 "check base_url (scheme and host must match what the API links to)",
             )
         key = str(url)
         if key in self._visited:
-            raise _paging_error(
+            raise unusable_page(
                 path, f"links.next repeats an already visited page after {pages} pages (paging loop)",
                 "the API returned a cyclic next link; report it, retrying will loop",
             )
         if pages >= self.max_pages:
-            raise _paging_error(path, f"more than {self.max_pages} pages, stopping (paging loop guard)",
+            raise unusable_page(path, f"more than {self.max_pages} pages, stopping (paging loop guard)",
                                 "narrow the request (e.g. updated_since) or raise max_pages")
         self._visited.add(key)
         return url
-
-
-def _paging_error(path: str, what: str, hint: str) -> HarvestResponseError:
-    return HarvestResponseError(f"GET {path}: {what}", status=200, path=path, hint=hint)
 
 
 __all__ = ["Listing"]
