@@ -92,7 +92,7 @@ class HarvestClient:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._transport = PacedRetryTransport(
             transport if transport is not None else httpx.HTTPTransport(limits=limits),
-            pacers=bucket_pacers((token, self.account_id, self.base_url),
+            pacers=bucket_pacers((*self._auth.pacer_identity(), self.base_url),
                                  {"general": rate_limit, "reports": reports_rate_limit}, sleep=sleep, clock=clock),
             policy=policy, stats=self.stats, stop=self._stop, base_url=self.base_url, redact=self._auth.redact,
             sleep=sleep, rng=rng,
