@@ -70,6 +70,8 @@ BUDGET_USED = (0.12, 1.45, 0.8)
 # The share of invoices still open after their due date, by days late (at most 30, 60, then older):
 # clients pay most invoices within a month or two of the due date.
 STILL_OPEN_LATE = ((30, 0.3), (60, 0.12), (10**6, 0.01))
+# (least, most) days late of the open invoices every account shows (see _late_examples)
+LATE_EXAMPLES = ((1, 30), (31, 60))
 
 
 def _weekday(day: int) -> int:
@@ -885,14 +887,14 @@ class _Gen:
         self.inv_messages: list[tuple[int, int, dict]] = []
         self.inv_payments: list[tuple[int, int, dict]] = []
         line_ids = iter(self.ids("line_items", sum(len(d["_items"]) for d in drafts), gap=3))
-        paid_count = 0
         for n, (iid, dr) in enumerate(zip(self.ids("invoices", len(drafts)), drafts, strict=True)):
             dr["_id"] = iid
             dr["_number"] = str(1001 + n)
             for li in dr["_items"]:
                 li["_lid"] = next(line_ids)
             self._invoice_lifecycle(dr)
-            paid_count += bool(dr["_payments"])
+        self._late_examples()
+        paid_count = sum(1 for dr in self.invoices_list if dr["_payments"])
         # tiny accounts must show at least three invoices with payments
         if paid_count < 3:
             for dr in sorted(self.invoices_list, key=lambda d: d["_c"]):
@@ -911,6 +913,17 @@ class _Gen:
             c = dr["_client"]
             if _ts_of(c["updated_at"]) < dr["_c"]:
                 c["updated_at"] = iso(dr["_c"])
+
+    def _late_examples(self) -> None:
+        """Every account shows an open invoice in each of the early aging buckets (1-30 and 31-60 days
+        late), whatever the day: an agency always has a few, and the README's aging queries show them.
+        The first invoice due in that range that nobody reopened yet is reopened (its payments undone)."""
+        for lo, hi in LATE_EXAMPLES:
+            due = [dr for dr in self.invoices_list if lo <= self.today - dr["_due"] <= hi and dr["_sent"]]
+            if due and not any(dr["_state"] == "open" for dr in due):
+                dr = due[0]
+                dr.update(_state="open", _payments=[], _closed=None)
+                dr["_messages"] = [m for m in dr["_messages"] if m[0] not in ("thank_you", "close")]
 
     def _entry_rate_c(self, e: list) -> int:
         rate = self._entry_rate(e)
