@@ -39,7 +39,7 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale(users=6, admins=1, managers=2, clients=3, projects=6, tasks=5, time_entries=90, invoices=6,
+    "tiny": Scale(users=6, admins=1, managers=2, clients=3, projects=6, tasks=5, time_entries=90, invoices=9,
                   invoice_prob=1.0, estimates=4, expenses=12, expense_categories=3, days=100),
     "small": Scale(users=20, admins=2, managers=4, clients=15, projects=50, tasks=12, time_entries=20000,
                    invoices=500, invoice_prob=0.85, estimates=120, expenses=1500, expense_categories=6, days=730),
@@ -87,6 +87,7 @@ class _Gen:
         self.scale = scale
         self.rng = random.Random(f"harvest-sim/{scale}/{seed}")
         self.budget_rng = random.Random(f"harvest-sim/{scale}/{seed}/budgets")
+        self.time_rng = random.Random(f"harvest-sim/{scale}/{seed}/time")
         self.now = now
         self.today = now // DAY
         self.hist_start = self.today - self.cfg.days
@@ -589,20 +590,29 @@ class _Gen:
     # -- time ---------------------------------------------------------------------------------------
     def time_entries(self) -> None:
         """Working days first, then entries: each user-day tracks about its share of the weekly capacity
-        (a day's total split over a few entries), so days stay under ten hours and weeks near capacity."""
-        rng = self.rng
+        (a day's total split over a few entries), so days stay under ten hours and weeks near capacity.
+
+        The days' draws depend on the calendar (weekends), so they come from their own random stream: the
+        running timers and the later phases draw the same numbers whatever day the account ends on."""
         users = [u for u in self.users_list if self.uas_by_user.get(u["id"])]
-        days = self._work_days(users)
-        n = self.cfg.time_entries
-        worked = sorted(rng.sample(days, min(len(days), max(1, n // 2))))
-        per_day = [1] * len(worked)
-        for _ in range(n - len(worked)):
-            per_day[rng.randrange(len(worked))] += 1
         # entries: [created_ts, user, ua, ta, day, quarters, start_minute|None, notes, closed, ext, inv, running]
         self.entries: list[list] = []
-        for (uid, day), k in zip(worked, per_day, strict=True):
-            self._day_entries(self.users_by_id[uid], day, k)
         self._running_timers(users)
+        rng = self.rng
+        self.rng = self.time_rng
+        try:
+            days = self._work_days(users)
+            n = self.cfg.time_entries
+            worked = sorted(self.rng.sample(days, min(len(days), max(1, n // 2))))
+            per_day = [1] * len(worked)
+            for _ in range(n - len(worked)):
+                per_day[self.rng.randrange(len(worked))] += 1
+            for (uid, day), k in zip(worked, per_day, strict=True):
+                self._day_entries(self.users_by_id[uid], day, k)
+            if not any(e[9] for e in self.entries):  # every account shows an external reference
+                self.entries[-1][9] = self._external_reference()
+        finally:
+            self.rng = rng
         self.entries.sort(key=lambda e: e[0])
 
     def _work_days(self, users: list[dict]) -> list[tuple[int, int]]:
@@ -644,33 +654,34 @@ class _Gen:
             created += rng.randint(1, 4) * DAY
         created = min(created, self.now - rng.randint(300, 7200))
         closed = day < self.today - 14 and rng.random() < 0.85
-        ext = None
-        if rng.random() < 0.03:
-            ext = {
-                "id": str(rng.randint(10**8, 10**10)),
-                "group_id": str(rng.randint(10**5, 10**7)),
-                "account_id": str(rng.randint(10**4, 10**6)),
-                "permalink": f"https://github.com/example/repo/issues/{rng.randint(1, 5000)}",
-                "service": "github.com",
-                "service_icon_url": "https://proxy.harvestfiles.net/production/platform/github.png",
-            }
+        ext = self._external_reference() if rng.random() < 0.03 else None
         notes = None if rng.random() < 0.12 else rng.choice(V.NOTES)
         return [created, u, ua, ta, day, q, start_min, notes, closed, ext, None, None]
 
+    def _external_reference(self) -> dict:
+        """A GitHub issue linked to a time entry."""
+        rng = self.rng
+        return {
+            "id": str(rng.randint(10**8, 10**10)),
+            "group_id": str(rng.randint(10**5, 10**7)),
+            "account_id": str(rng.randint(10**4, 10**6)),
+            "permalink": f"https://github.com/example/repo/issues/{rng.randint(1, 5000)}",
+            "service": "github.com",
+            "service_icon_url": "https://proxy.harvestfiles.net/production/platform/github.png",
+        }
+
     def _running_timers(self, users: list[dict]) -> None:
-        """A tenth of the active users have a timer running today."""
+        """A tenth of the users who can track time today (at least one) have a timer running."""
         rng, today = self.rng, self.today
-        running_users = set(rng.sample([u["id"] for u in users if u["is_active"]], max(1, len(users) // 10)))
-        for uid in sorted(running_users):
-            uas = [x for x in self.uas_by_user[uid] if x[0]["is_active"] and x[2] >= today]
-            if not uas:
-                continue
-            ua = uas[0][0]
+        can = {u["id"]: [ua for ua, _, end in self.uas_by_user[u["id"]] if ua["is_active"] and end >= today]
+               for u in users if u["is_active"]}
+        can = {uid: uas for uid, uas in can.items() if uas}
+        for uid in sorted(rng.sample(sorted(can), min(len(can), max(1, len(users) // 10)))):
+            ua = can[uid][0]
             ta = self.tas_by_project[ua["project"]["id"]][0]
             started = max(today * DAY, self.now - rng.randint(10, 180) * 60)
-            e = [started, self.users_by_id[uid], ua, ta, today, 0, None, rng.choice(V.NOTES), False, None,
-                 None, started]
-            self.entries.append(e)
+            self.entries.append([started, self.users_by_id[uid], ua, ta, today, 0, None, rng.choice(V.NOTES), False,
+                                 None, None, started])
 
     def expenses(self) -> None:
         cfg, rng = self.cfg, self.rng
@@ -860,6 +871,8 @@ class _Gen:
             created = min(self.now - 3600, issue * DAY + rng.randint(8 * 3600, 12 * 3600))
             drafts.append({"_c": created, "_client": c, "_issue": issue, "_items": items, "_time": b["time"],
                            "_exp": b["exp"], "_period": (period_start, first_next - 1), "_estimate": None})
+        # at most the target count (the latest months), so the count does not depend on the calendar
+        drafts = drafts[-cfg.invoices:]
         # invoices from accepted estimates, then plain product invoices up to the target count
         for est in self.accepted_estimates:
             if rng.random() < 0.5 or len(drafts) >= cfg.invoices:
