@@ -605,7 +605,7 @@ class _Gen:
             n = self.cfg.time_entries
             worked = sorted(self.rng.sample(days, min(len(days), max(1, n // 2))))
             per_day = [1] * len(worked)
-            for _ in range(n - len(worked)):
+            for _ in range(n - len(worked) if worked else 0):
                 per_day[self.rng.randrange(len(worked))] += 1
             for (uid, day), k in zip(worked, per_day, strict=True):
                 self._day_entries(self.users_by_id[uid], day, k)
@@ -930,7 +930,7 @@ class _Gen:
     def _late_examples(self) -> None:
         """Every account shows an open invoice in each of the early aging buckets (1-30 and 31-60 days
         late), whatever the day: an agency always has a few, and the README's aging queries show them.
-        The first invoice due in that range that nobody reopened yet is reopened (its payments undone)."""
+        When chance left none, the first invoice due in that range is reopened (its payments undone)."""
         for lo, hi in LATE_EXAMPLES:
             due = [dr for dr in self.invoices_list if lo <= self.today - dr["_due"] <= hi and dr["_sent"]]
             if due and not any(dr["_state"] == "open" for dr in due):
