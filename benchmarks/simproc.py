@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 
+from harvest_source.simulator.clock import PINNED_NOW
+
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "benchmark-token"
-PINNED_NOW = "2024-12-02T17:00:00Z"  # harvest_source.simulator.clock.PINNED_NOW
 
 
 class SimProcess:
