@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from harvest_source.simulator.clock import PINNED_NOW
+
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "benchmark-token"
 
@@ -29,6 +31,7 @@ class SimProcess:
             sys.executable, "-m", "harvest_source.simulator", "--port", "0", "--scale", scale,
             "--seed", str(seed), "--rate-limit", rate_limit, "--time-scale", str(time_scale),
             "--latency-ms", str(latency_ms), "--token", ADMIN_TOKEN,
+            "--now", PINNED_NOW,  # the same records on any day: figures stay comparable across runs
         ]
         self.token = ADMIN_TOKEN
         self._proc: subprocess.Popen[str] | None = None

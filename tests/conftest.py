@@ -11,6 +11,12 @@ import duckdb
 import pytest
 
 from harvest_source.runner import RunResult, RunSettings, run_load
+from harvest_source.simulator.clock import NOW_ENV, PINNED_NOW
+
+# Every simulator a test starts (in process or as a subprocess) generates the account of this fixed "now",
+# so its records, and what tests assert about them, are the same whatever day the suite runs. A test that
+# wants today passes ``now=`` to the simulator.
+os.environ[NOW_ENV] = PINNED_NOW
 
 SYSTEM_COLUMNS = ("_dlt_load_id", "_dlt_id", "_dlt_parent_id", "_dlt_root_id")
 

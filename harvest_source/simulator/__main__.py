@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     p.add_argument("--scale", choices=sorted(SCALES), default="small")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--now", default=None,
+                   help="the account's current time, e.g. 2024-12-02T17:00:00Z (default: $HARVEST_SIM_NOW, else now)")
     p.add_argument("--token", default=None, help="the administrator's token (default: any non-empty token)")
     p.add_argument("--member-token", default=None, help="a token that acts as a member user")
     p.add_argument("--account-id", type=int, default=None, help="accepted Harvest-Account-Id (default 1234567)")
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(args.scale, args.seed, token=args.token, member_token=args.member_token,
                     account_id=args.account_id, rate_limit=args.rate_limit, time_scale=args.time_scale,
                     latency_ms=args.latency_ms, child_bumps_parent=not args.no_child_bumps_parent,
-                    host=args.host, port=args.port)
+                    host=args.host, port=args.port, now=args.now)
     sim.start()
     print(sim.base_url, flush=True)
     counts = sim.counts()

@@ -6,13 +6,31 @@ move time forward (mutations tick it) without sleeping.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
 
-# A fixed "now" for a freshly generated account (a Monday afternoon, UTC).
-START_TS = int(datetime(2024, 12, 2, 17, 0, 0, tzinfo=UTC).timestamp())
 DAY = 86400
+# The simulator's "now" when nothing pins it is the wall clock: a demo's data ends today. Tests and
+# benchmarks pin it (this variable, or ``now=``) so that every run generates the same records.
+NOW_ENV = "HARVEST_SIM_NOW"
+# The "now" tests and benchmarks pin (a Monday afternoon, UTC): the data their assertions were written on.
+PINNED_NOW = "2024-12-02T17:00:00Z"
+
+
+def start_ts(now: str | int | None = None) -> int:
+    """The account's "now" in epoch seconds: ``now`` (ISO timestamp, date or epoch seconds), else the
+    ``HARVEST_SIM_NOW`` environment variable, else the wall clock to the minute."""
+    if now is None:
+        now = os.environ.get(NOW_ENV) or None
+    if now is None:
+        return int(time.time()) // 60 * 60
+    if isinstance(now, int):
+        return now
+    text = now.strip().replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text if "T" in text else f"{text}T17:00:00+00:00")
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
 
 
 def iso(ts: int) -> str:
@@ -38,8 +56,8 @@ def http_date(ts: int) -> str:
 class SimClock:
     """A monotonic, thread-safe, manually advanced clock (epoch seconds)."""
 
-    def __init__(self, start: int = START_TS) -> None:
-        self._ts = start
+    def __init__(self, start: int | None = None) -> None:
+        self._ts = start_ts() if start is None else start
         self._lock = threading.Lock()
 
     @property

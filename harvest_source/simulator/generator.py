@@ -1,7 +1,8 @@
 """Deterministic generation of a fake but internally consistent Harvest account.
 
-Everything derives from ``random.Random(f"harvest-sim/{scale}/{seed}")`` and the fixed simulated start time,
-so the same (scale, seed) always yields the same records, byte for byte. Consistency rules kept here:
+Everything derives from ``random.Random(f"harvest-sim/{scale}/{seed}")`` and the simulated clock's start
+("now": pinned by tests, today for a demo), so the same (scale, seed, now) always yields the same records,
+byte for byte. Consistency rules kept here:
 a time entry's project belongs to its client and its user is assigned to that project; invoiced time
 entries and expenses carry their invoice and are locked; paid invoices have payments summing to the amount;
 role ``user_ids`` exist; ids grow with creation time (which the store's orderings and cursors rely on).
@@ -16,7 +17,7 @@ from typing import Any
 
 from . import records as R
 from . import vocab as V
-from .clock import DAY, START_TS, day_num_str, iso
+from .clock import DAY, day_num_str, iso
 from .store import Store
 
 
@@ -38,7 +39,7 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale(users=6, admins=1, managers=2, clients=3, projects=6, tasks=5, time_entries=90, invoices=6,
+    "tiny": Scale(users=6, admins=1, managers=2, clients=3, projects=6, tasks=5, time_entries=90, invoices=9,
                   invoice_prob=1.0, estimates=4, expenses=12, expense_categories=3, days=100),
     "small": Scale(users=20, admins=2, managers=4, clients=15, projects=50, tasks=12, time_entries=20000,
                    invoices=500, invoice_prob=0.85, estimates=120, expenses=1500, expense_categories=6, days=730),
@@ -59,20 +60,36 @@ ID_BASE = {
 }
 
 
+# A user-day's tracked hours as a fraction of a fifth of the weekly capacity (uniform between the two), and
+# how much of that a weekend day (worked only now and then) holds.
+DAY_LOAD = (0.7, 1.15)
+WEEKEND_WORK = 0.03
+WEEKEND_LOAD = 0.4
+# (low, high, mode) of the share of its budget a project has used: a triangular draw
+BUDGET_USED = (0.12, 1.45, 0.8)
+# The share of invoices still open after their due date, by days late (at most 30, 60, then older):
+# clients pay most invoices within a month or two of the due date.
+STILL_OPEN_LATE = ((30, 0.3), (60, 0.12), (10**6, 0.01))
+# (least, most) days late of the open invoices every account shows (see _late_examples)
+LATE_EXAMPLES = ((1, 30), (31, 60))
+
+
 def _weekday(day: int) -> int:
     """Monday=0 for a day number (1970-01-01 was a Thursday)."""
     return (day + 3) % 7
 
 
 class _Gen:
-    def __init__(self, scale: str, seed: int) -> None:
+    def __init__(self, scale: str, seed: int, now: int) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
         self.cfg = SCALES[scale]
         self.scale = scale
         self.rng = random.Random(f"harvest-sim/{scale}/{seed}")
-        self.now = START_TS
-        self.today = START_TS // DAY
+        self.budget_rng = random.Random(f"harvest-sim/{scale}/{seed}/budgets")
+        self.time_rng = random.Random(f"harvest-sim/{scale}/{seed}/time")
+        self.now = now
+        self.today = now // DAY
         self.hist_start = self.today - self.cfg.days
         self.acct_start = self.hist_start - 30
         self._day_cache: dict[int, str] = {}
@@ -125,6 +142,7 @@ class _Gen:
         self.assignments()
         self.time_entries()
         self.expenses()
+        self.budgets()
         self.estimates()
         self.invoices()
         self.emit()
@@ -571,63 +589,99 @@ class _Gen:
 
     # -- time ---------------------------------------------------------------------------------------
     def time_entries(self) -> None:
-        cfg, rng = self.cfg, self.rng
+        """Working days first, then entries: each user-day tracks about its share of the weekly capacity
+        (a day's total split over a few entries), so days stay under ten hours and weeks near capacity.
+
+        The days' draws depend on the calendar (weekends), so they come from their own random stream: the
+        running timers and the later phases draw the same numbers whatever day the account ends on."""
         users = [u for u in self.users_list if self.uas_by_user.get(u["id"])]
-        weights = []
-        for u in users:
-            us, ue = self.user_window[u["id"]]
-            w = max(1, ue - us) * (0.4 if u["is_contractor"] else 1.0)
-            weights.append(w)
-        cum, acc = [], 0.0
-        for w in weights:
-            acc += w
-            cum.append(acc)
-        picks = rng.choices(range(len(users)), cum_weights=cum, k=cfg.time_entries)
-        today = self.today
-        # entries: [created_ts, user, ua, ta, day, quarters, start_minute|None, notes, closed, ext]
+        # entries: [created_ts, user, ua, ta, day, quarters, start_minute|None, notes, closed, ext, inv, running]
         self.entries: list[list] = []
-        running_users = set(rng.sample([u["id"] for u in users if u["is_active"]],
-                                       max(1, len(users) // 10)))
-        for ui in picks:
-            u = users[ui]
-            ua, start, end = rng.choice(self.uas_by_user[u["id"]])
-            tas = self.tas_by_project[ua["project"]["id"]]
-            ta = rng.choice(tas)
-            end = min(end, today - 1)  # today only has running timers
-            day = rng.randint(min(start, end), end)
-            if _weekday(day) >= 5 and rng.random() < 0.8:
-                day = rng.randint(min(start, end), end)
-            q = rng.randint(1, 32)
-            start_min = None if rng.random() < 0.1 else rng.randint(96, 192) * 5
-            created = day * DAY + (start_min or 540) * 60 + q * 900 + rng.randint(0, 3600)
-            if rng.random() < 0.1:
-                created += rng.randint(1, 4) * DAY
-            created = min(created, self.now - rng.randint(300, 7200))
-            closed = day < today - 14 and rng.random() < 0.85
-            ext = None
-            if rng.random() < 0.03:
-                ext = {
-                    "id": str(rng.randint(10**8, 10**10)),
-                    "group_id": str(rng.randint(10**5, 10**7)),
-                    "account_id": str(rng.randint(10**4, 10**6)),
-                    "permalink": f"https://github.com/example/repo/issues/{rng.randint(1, 5000)}",
-                    "service": "github.com",
-                    "service_icon_url": "https://proxy.harvestfiles.net/production/platform/github.png",
-                }
-            notes = None if rng.random() < 0.12 else rng.choice(V.NOTES)
-            self.entries.append([created, u, ua, ta, day, q, start_min, notes, closed, ext, None, None])
-        # running timers today
-        for uid in sorted(running_users):
-            uas = [x for x in self.uas_by_user[uid] if x[0]["is_active"] and x[2] >= today]
-            if not uas:
-                continue
-            ua = uas[0][0]
-            ta = self.tas_by_project[ua["project"]["id"]][0]
-            started = self.now - rng.randint(10, 180) * 60
-            e = [started, self.users_by_id[uid], ua, ta, today, 0, None, rng.choice(V.NOTES), False, None,
-                 None, started]
-            self.entries.append(e)
+        self._running_timers(users)
+        rng = self.rng
+        self.rng = self.time_rng
+        try:
+            days = self._work_days(users)
+            n = self.cfg.time_entries
+            worked = sorted(self.rng.sample(days, min(len(days), max(1, n // 2))))
+            per_day = [1] * len(worked)
+            for _ in range(n - len(worked) if worked else 0):
+                per_day[self.rng.randrange(len(worked))] += 1
+            for (uid, day), k in zip(worked, per_day, strict=True):
+                self._day_entries(self.users_by_id[uid], day, k)
+            if not any(e[9] for e in self.entries):  # every account shows an external reference
+                self.entries[-1][9] = self._external_reference()
+        finally:
+            self.rng = rng
         self.entries.sort(key=lambda e: e[0])
+
+    def _work_days(self, users: list[dict]) -> list[tuple[int, int]]:
+        """(user id, day) pairs a user could work: weekdays (rarely a weekend) inside the user's window on
+        which one of their assignments is alive; contractors work about half of them."""
+        rng, out = self.rng, []
+        for u in users:
+            uid, uas = u["id"], self.uas_by_user[u["id"]]
+            us, ue = self.user_window[uid]
+            lo, hi = max(us, min(a[1] for a in uas)), min(ue, max(a[2] for a in uas), self.today - 1)
+            for day in range(lo, hi + 1):
+                if _weekday(day) >= 5 and rng.random() >= WEEKEND_WORK:
+                    continue
+                if u["is_contractor"] and rng.random() < 0.5:
+                    continue
+                if any(s <= day <= e for _, s, e in uas):
+                    out.append((uid, day))
+        return out
+
+    def _day_entries(self, u: dict, day: int, k: int) -> None:
+        """``k`` consecutive entries of one user-day whose hours add up to about a day's capacity."""
+        rng = self.rng
+        alive = [ua for ua, s, e in self.uas_by_user[u["id"]] if s <= day <= e]
+        cap_q = u["weekly_capacity"] * 4 // (5 * 3600)  # quarters of hour in a day's capacity
+        total = max(k, round(cap_q * rng.uniform(*DAY_LOAD) * (WEEKEND_LOAD if _weekday(day) >= 5 else 1)))
+        cuts = sorted(rng.sample(range(1, total), k - 1)) if k > 1 else []
+        cursor = rng.randint(96, 120) * 5  # the day starts between 8:00 and 10:00
+        for q in (b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)):
+            ua = rng.choice(alive)
+            ta = rng.choice(self.tas_by_project[ua["project"]["id"]])
+            start_min = None if rng.random() < 0.1 else cursor
+            cursor += q * 15
+            self.entries.append(self._entry(u, ua, ta, day, q, start_min))
+
+    def _entry(self, u: dict, ua: dict, ta: dict, day: int, q: int, start_min: int | None) -> list:
+        rng = self.rng
+        created = day * DAY + (start_min or 540) * 60 + q * 900 + rng.randint(0, 3600)
+        if rng.random() < 0.1:
+            created += rng.randint(1, 4) * DAY
+        created = min(created, self.now - rng.randint(300, 7200))
+        closed = day < self.today - 14 and rng.random() < 0.85
+        ext = self._external_reference() if rng.random() < 0.03 else None
+        notes = None if rng.random() < 0.12 else rng.choice(V.NOTES)
+        return [created, u, ua, ta, day, q, start_min, notes, closed, ext, None, None]
+
+    def _external_reference(self) -> dict:
+        """A GitHub issue linked to a time entry."""
+        rng = self.rng
+        return {
+            "id": str(rng.randint(10**8, 10**10)),
+            "group_id": str(rng.randint(10**5, 10**7)),
+            "account_id": str(rng.randint(10**4, 10**6)),
+            "permalink": f"https://github.com/example/repo/issues/{rng.randint(1, 5000)}",
+            "service": "github.com",
+            "service_icon_url": "https://proxy.harvestfiles.net/production/platform/github.png",
+        }
+
+    def _running_timers(self, users: list[dict]) -> None:
+        """A tenth of the users who can track time today (at least one) have a timer running."""
+        rng, today = self.rng, self.today
+        can = {u["id"]: [ua for ua, _, end in self.uas_by_user[u["id"]] if ua["is_active"] and end >= today]
+               for u in users if u["is_active"]}
+        can = {uid: uas for uid, uas in can.items() if uas}
+        for uid in sorted(rng.sample(sorted(can), min(len(can), max(1, len(users) // 10)))):
+            ua = can[uid][0]
+            ta = self.tas_by_project[ua["project"]["id"]][0]
+            started = max(today * DAY, self.now - rng.randint(10, 180) * 60)
+            self.entries.append([started, self.users_by_id[uid], ua, ta, today, 0, None, rng.choice(V.NOTES), False,
+                                 None, None, started])
 
     def expenses(self) -> None:
         cfg, rng = self.cfg, self.rng
@@ -652,6 +706,55 @@ class _Gen:
             self.exps.append([created, u, ua, cat, day, units, cost_c, billable, closed, None,
                               rng.random() < 0.4, rng.choice((None, "Client lunch", "Train ticket", "Hotel", ""))])
         self.exps.sort(key=lambda e: e[0])
+
+    # -- budgets ------------------------------------------------------------------------------------
+    def budgets(self) -> None:
+        """Size each budget from what its project really spent, so most projects sit at 10-130 % of it.
+
+        Runs after time and expenses (on its own random stream, so the other phases draw the same numbers
+        whatever the budgets are). Hour budgets (project, task, person) compare with hours, money budgets
+        (project_cost, task_fees) with billable fees; a monthly budget with an average month."""
+        spent = self._project_spend()
+        for p in self.projects_list:
+            hours, fees = spent.get(p["id"], (0.0, 0))
+            start, end = self.project_window[p["id"]]
+            scale = 30.4 / max(30.4, end - start) if p["budget_is_monthly"] else 1
+            if p["budget"] is not None:
+                money = p["budget_by"] in ("project_cost", "task_fees")
+                p["budget"] = self._budget(p["budget"], fees * scale / 100 if money else hours * scale, money)
+                self._split_budget(p)
+            if p["cost_budget"] is not None:
+                p["cost_budget"] = self._budget(p["cost_budget"], fees * scale / 100, True)
+
+    def _project_spend(self) -> dict[int, tuple[float, int]]:
+        """Project id -> (hours, billable fees in cents) of its finished time entries."""
+        out: dict[int, tuple[float, int]] = {}
+        for e in self.entries:
+            if e[11] is not None:
+                continue
+            pid = e[2]["project"]["id"]
+            rate = self._entry_rate_c(e) if e[3]["billable"] and self.projects_by_id[pid]["is_billable"] else 0
+            hours, fees = out.get(pid, (0.0, 0))
+            out[pid] = (hours + e[5] / 4, fees + e[5] * (rate or 0) // 4)
+        return out
+
+    def _budget(self, old: Any, spent: float, money: bool) -> Any:
+        """A round budget of which ``spent`` is a plausible share (mostly 15-130 %, now and then over)."""
+        used = self.budget_rng.triangular(*BUDGET_USED)
+        step = 100 if money else 10  # dollars or hours
+        amount = max(step, round(spent / used / step) * step) if spent > 0 else R.cents(old) // 100
+        return R.money(amount * 100, isinstance(old, int))
+
+    def _split_budget(self, p: dict) -> None:
+        """Task (person) assignment budgets share the project's task (person) budget."""
+        if p["budget_by"] == "person":
+            parts = [ua for ua in self.uas_list if ua["project"]["id"] == p["id"] and ua["budget"] is not None]
+        else:
+            parts = [ta for ta in self.tas_by_project.get(p["id"], []) if ta["budget"] is not None]
+        weights = [self.budget_rng.uniform(1, 3) for _ in parts]
+        for x, w in zip(parts, weights, strict=True):
+            share = int(R.cents(p["budget"]) * w / sum(weights)) // 100 * 100
+            x["budget"] = R.money(share, isinstance(x["budget"], int))
 
     # -- estimates & invoices -----------------------------------------------------------------------
     def _line_item_product(self, est: bool) -> list[dict]:
@@ -768,6 +871,8 @@ class _Gen:
             created = min(self.now - 3600, issue * DAY + rng.randint(8 * 3600, 12 * 3600))
             drafts.append({"_c": created, "_client": c, "_issue": issue, "_items": items, "_time": b["time"],
                            "_exp": b["exp"], "_period": (period_start, first_next - 1), "_estimate": None})
+        # at most the target count (the latest months), so the count does not depend on the calendar
+        drafts = drafts[-cfg.invoices:]
         # invoices from accepted estimates, then plain product invoices up to the target count
         for est in self.accepted_estimates:
             if rng.random() < 0.5 or len(drafts) >= cfg.invoices:
@@ -795,14 +900,14 @@ class _Gen:
         self.inv_messages: list[tuple[int, int, dict]] = []
         self.inv_payments: list[tuple[int, int, dict]] = []
         line_ids = iter(self.ids("line_items", sum(len(d["_items"]) for d in drafts), gap=3))
-        paid_count = 0
         for n, (iid, dr) in enumerate(zip(self.ids("invoices", len(drafts)), drafts, strict=True)):
             dr["_id"] = iid
             dr["_number"] = str(1001 + n)
             for li in dr["_items"]:
                 li["_lid"] = next(line_ids)
             self._invoice_lifecycle(dr)
-            paid_count += bool(dr["_payments"])
+        self._late_examples()
+        paid_count = sum(1 for dr in self.invoices_list if dr["_payments"])
         # tiny accounts must show at least three invoices with payments
         if paid_count < 3:
             for dr in sorted(self.invoices_list, key=lambda d: d["_c"]):
@@ -821,6 +926,17 @@ class _Gen:
             c = dr["_client"]
             if _ts_of(c["updated_at"]) < dr["_c"]:
                 c["updated_at"] = iso(dr["_c"])
+
+    def _late_examples(self) -> None:
+        """Every account shows an open invoice in each of the early aging buckets (1-30 and 31-60 days
+        late), whatever the day: an agency always has a few, and the README's aging queries show them.
+        When chance left none, the first invoice due in that range is reopened (its payments undone)."""
+        for lo, hi in LATE_EXAMPLES:
+            due = [dr for dr in self.invoices_list if lo <= self.today - dr["_due"] <= hi and dr["_sent"]]
+            if due and not any(dr["_state"] == "open" for dr in due):
+                dr = due[0]
+                dr.update(_state="open", _payments=[], _closed=None)
+                dr["_messages"] = [m for m in dr["_messages"] if m[0] not in ("thank_you", "close")]
 
     def _entry_rate_c(self, e: list) -> int:
         rate = self._entry_rate(e)
@@ -864,13 +980,14 @@ class _Gen:
             dr["_messages"].append(("send", dr["_sent"]))
             overdue = dr["_due"] < self.today - 5
             roll = rng.random()
-            if overdue and roll < 0.85:
+            open_share = next(share for days, share in STILL_OPEN_LATE if self.today - dr["_due"] <= days)
+            if overdue and roll >= open_share + 0.05:
                 self._pay(dr, dr["_amount"])
                 dr["_state"] = "paid"
                 if rng.random() < 0.3:
                     t = min(self.now - 60, dr["_payments"][-1][0] + rng.randint(60, 7200))
                     dr["_messages"].append(("thank_you", t))
-            elif overdue and roll < 0.9:
+            elif overdue and roll >= open_share:
                 dr["_state"] = "closed"
                 dr["_closed"] = min(self.now - 60, (dr["_due"] + rng.randint(10, 40)) * DAY + 40000)
                 dr["_messages"].append(("close", dr["_closed"]))
@@ -1242,5 +1359,5 @@ def _rate_on(chain: list[tuple[int, Any]], day: int) -> Any:
 
 
 def generate(store: Store, scale: str, seed: int) -> None:
-    """Fill ``store`` with the account for (scale, seed)."""
-    _Gen(scale, seed).run(store)
+    """Fill ``store`` with the account for (scale, seed), ending at the store clock's "now"."""
+    _Gen(scale, seed, store.clock.ts).run(store)

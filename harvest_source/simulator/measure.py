@@ -38,12 +38,13 @@ def _rss_mb() -> float:
 
 def generate_once(scale: str, seed: int) -> dict:
     """Runs in the child: generate one scale and report time and memory."""
+    from .clock import PINNED_NOW, SimClock, start_ts
     from .generator import generate
     from .store import Store
 
     base = _rss_mb()
     t0 = time.perf_counter()
-    store = Store(seed)
+    store = Store(seed, SimClock(start_ts(PINNED_NOW)))
     generate(store, scale, seed)
     store.warm()
     elapsed = time.perf_counter() - t0

@@ -10,6 +10,7 @@ from typing import Any
 from ._json import dumps, loads
 from .app import SimApp, read_json
 from .auth import DEFAULT_ACCOUNT_ID, DEFAULT_ADMIN_TOKEN, Authenticator
+from .clock import SimClock, start_ts
 from .generator import generate
 from .http_types import Response, json_response, message_error
 from .ratelimit import RateLimiter
@@ -34,9 +35,10 @@ class Simulator:
         child_bumps_parent: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        now: str | int | None = None,
     ) -> None:
         self.scale, self.seed = scale, seed
-        self.store = Store(seed)
+        self.store = Store(seed, SimClock(start_ts(now)))
         generate(self.store, scale, seed)
         self.store.warm()
         self.store.child_bumps_parent = child_bumps_parent
@@ -227,11 +229,14 @@ def run_simulator(
     child_bumps_parent: bool = True,
     port: int = 0,
     host: str = "127.0.0.1",
+    now: str | int | None = None,
 ) -> Iterator[Simulator]:
-    """Generate the account, serve it on ``host:port`` (0 = a free port) in a thread, stop on exit."""
+    """Generate the account, serve it on ``host:port`` (0 = a free port) in a thread, stop on exit.
+
+    ``now`` pins the account's clock (its data ends that day); by default ``$HARVEST_SIM_NOW``, else today."""
     sim = Simulator(scale, seed, token=token, member_token=member_token, account_id=account_id,
                     rate_limit=rate_limit, time_scale=time_scale, latency_ms=latency_ms,
-                    child_bumps_parent=child_bumps_parent, host=host, port=port)
+                    child_bumps_parent=child_bumps_parent, host=host, port=port, now=now)
     sim.start()
     try:
         yield sim
