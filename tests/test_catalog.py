@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harvest_source import harvest_source
-from harvest_source.endpoints import BY_TABLE, ENDPOINTS, TABLES
+from harvest_source.catalog import BY_TABLE, ENDPOINTS, TABLES
 
 DESIGN_TABLES = [
     "company", "clients", "contacts", "invoices", "invoice_messages", "invoice_payments",

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 import harvest_source.client as client_module
-from harvest_source.first_load import MERGE, RepeatGuard
+from harvest_source.first_load import RepeatGuard
+from harvest_source.rules import MERGE
 from harvest_source.runner import EXIT_OK
 from harvest_source.simulator import run_simulator
 

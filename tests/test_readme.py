@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harvest_source.endpoints import ENDPOINTS
+from harvest_source.catalog import ENDPOINTS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
