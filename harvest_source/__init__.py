@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import dlt
 import httpx
 import pendulum
-from dlt.extract.resource import DltResource
+from dlt.sources import DltResource
 
 from .catalog import ENDPOINTS, TABLES
 from .client import HarvestClient

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 import pendulum
-from dlt.extract.resource import DltResource
+from dlt.sources import DltResource
 
 from .catalog import Endpoint
 from .client import HarvestClient

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlt.extract.resource import DltResource
+from dlt.sources import DltResource
 
 from .catalog import ENDPOINTS, Kind, children_of
 from .client import HarvestClient
