@@ -20,8 +20,9 @@ incremental step (``updated_at`` compares as ISO text exactly as on the row path
 ``last_value`` and boundary hashes are the same), and ``finalize`` (a map step added after the
 incremental) turns it into a timestamp and fills in the load id.
 
-Only tables without arrays are candidates (``arrow_eligible``); fan-out parents and children stay on
-the row path.
+Only tables without arrays are candidates (``rules.arrow_eligible``); fan-out parents and children stay on
+the row path. This module reads pages and keeps a table's column decisions; how a column is flattened,
+typed and ordered is ``arrow_columns``'s; ``reading.batched`` joins the pages into dlt items.
 
 Paging, pacing and retries are the client's: ``HarvestClient.iter_decoded(path, decoder.parse,
 ahead=3)`` reads the list ahead (``read_ahead``): each page's body is parsed (``PageDecoder.parse``,
