@@ -39,6 +39,7 @@ from typing import Any
 import dlt
 import pyarrow as pa
 
+from .dlt_compat.empty_tables import empty_tables  # a module global: benchmarks/ab.py switches it
 from .dlt_compat.resources import append_hints, current_load_id
 from .rules import MERGE
 
@@ -158,26 +159,3 @@ def _has_list(record: dict[str, Any]) -> bool:
         if kind is list or (kind is dict and _has_list(value)):
             return True
     return False
-
-
-def empty_tables(pipeline: dlt.Pipeline, tables: list[str]) -> list[str]:
-    """The tables the destination proves absent or empty; [] when it cannot be asked (never a guess)."""
-    if not tables:
-        return []
-    try:
-        with pipeline.destination_client() as client:
-            if not hasattr(client, "get_storage_tables") or not hasattr(client, "sql_client"):
-                return []  # not a SQL destination (e.g. files): dlt's merge there appends anyway
-            if not client.is_storage_initialized():
-                return list(tables)
-            existing = {name for name, columns in client.get_storage_tables(tables) if columns}
-            empty = [t for t in tables if t not in existing]
-            sql = client.sql_client
-            for name in sorted(existing):
-                rows = sql.execute_sql(f"SELECT count(*) FROM {sql.make_qualified_table_name(name)}")
-                if rows and rows[0][0] == 0:
-                    empty.append(name)
-            return sorted(empty)
-    except Exception:  # the destination could not tell: merge, as always
-        log.debug("could not check which tables are empty; merging all", exc_info=True)
-        return []

@@ -11,6 +11,7 @@ import dlt
 import duckdb
 import pytest
 
+from harvest_source.dlt_compat.empty_tables import empty_tables
 from harvest_source.dlt_compat.resources import (
     AfterIncremental,
     append_hints,
@@ -134,3 +135,16 @@ def test_the_current_pipeline_and_load_id_are_known_at_extract_time_only(tmp_pat
                                              ("hello", None)])
 def test_dlt_types_iso_timestamps_as_the_arrow_path_assumes(text, typed):
     assert is_iso_timestamp(str, text) == typed
+
+
+def test_the_destination_client_tells_absent_and_empty_tables_from_tables_with_rows(tmp_path):
+    """``empty_tables`` answers [] whenever dlt's client cannot be asked, so a changed reflection API
+    shows here as a missing table or an empty one no longer found."""
+    file = str(tmp_path / "tables.duckdb")
+    pipeline = _pipeline(tmp_path, "tables", destination=dlt.destinations.duckdb(file))
+    assert empty_tables(pipeline, ["full", "missing"]) == ["full", "missing"]  # nothing created yet
+    pipeline.run([{"id": 1}], table_name="full")
+    with duckdb.connect(file) as con:
+        con.execute("CREATE TABLE compat_data.zero (id BIGINT)")
+    assert empty_tables(pipeline, ["full", "zero", "missing"]) == ["missing", "zero"]
+    assert empty_tables(_pipeline(tmp_path, "nowhere"), ["full"]) == []  # no destination: merge
