@@ -18,6 +18,23 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_RATE_LIMIT_WINDOW_S = 15.0
 EPOCH = "1970-01-01T00:00:00Z"
 
+# --- http: the Harvest client (harvest_source/http/) -------------------------------------------
+DEFAULT_BASE_URL = "https://api.harvestapp.com/v2"
+DEFAULT_USER_AGENT = "harvest-dlt (https://github.com/harvest-dlt/harvest-dlt)"
+# Records per list page: Harvest's maximum, so a listing spends as few requests as it can.
+PER_PAGE = 2000
+# A list longer than this many pages is taken for a paging loop and stopped.
+DEFAULT_MAX_PAGES = 100_000
+DEFAULT_TIMEOUT_S = 60.0
+# Retries: attempts per request, the total back-off one request may wait, full-jitter exponential back-off.
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_MAX_RETRY_WAIT_S = 900.0
+DEFAULT_BACKOFF_BASE_S = 1.0
+DEFAULT_BACKOFF_CAP_S = 60.0
+# Harvest's general limit is RATE_LIMIT_REQUESTS per DEFAULT_RATE_LIMIT_WINDOW_S; reports have their own.
+RATE_LIMIT_REQUESTS = 100
+REPORTS_RATE_LIMIT = (100, 900.0)
+
 # -- source ----------------------------------------------------------------------------------------
 # Pages of an arrow-path list in flight at once: one being settled, two parsing on the two cores.
 READ_AHEAD_PAGES = 3
@@ -25,16 +42,3 @@ READ_AHEAD_PAGES = 3
 BATCH_ROWS = 20_000
 # The source state key remembering the Harvest account a dataset was loaded from.
 ACCOUNT_ID_STATE_KEY = "account_id"
-
-# -- http (the source's argument defaults; same values as client.py) --------------------------------
-DEFAULT_BASE_URL = "https://api.harvestapp.com/v2"
-DEFAULT_USER_AGENT = "harvest-dlt (https://github.com/harvest-dlt/harvest-dlt)"
-PER_PAGE = 2000
-DEFAULT_MAX_PAGES = 100_000
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_MAX_ATTEMPTS = 8
-DEFAULT_MAX_RETRY_WAIT_S = 900.0
-DEFAULT_BACKOFF_BASE_S = 1.0
-DEFAULT_BACKOFF_CAP_S = 60.0
-RATE_LIMIT_REQUESTS = 100
-REPORTS_RATE_LIMIT = (100, 900.0)
