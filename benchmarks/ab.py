@@ -7,10 +7,10 @@
 The changes that can be switched off:
 
 * ``load-step`` (commits 133e72b and c66dbfa): off gives dlt a DuckDB path instead of one held
-  connection (``runner.open_duckdb`` returns None) and merges first loads
-  (``runner.append_first_loads`` does nothing).
+  connection (``runner.open_duckdb`` returns None) and merges first loads (the source's
+  ``first_load.empty_tables`` proves no table empty).
 * ``read-ahead`` (commit 661dfa8): off reads the arrow path's pages one at a time
-  (``resources.READ_AHEAD_PAGES = 1``).
+  (``settings.READ_AHEAD_PAGES = 1``, read by ``reading.read_pages`` at run time).
 
 Alternating A and B in the same process is what makes the figures comparable on a host whose speed
 drifts; the medians and their ratio are printed.
@@ -31,19 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402
 from simproc import SimProcess  # noqa: E402
 
-import harvest_source.resources as resources  # noqa: E402
+import harvest_source.first_load as first_load  # noqa: E402
 import harvest_source.runner as runner  # noqa: E402
+import harvest_source.settings as settings  # noqa: E402
 
-HELD, APPEND, AHEAD = runner.open_duckdb, runner.append_first_loads, resources.READ_AHEAD_PAGES
+HELD, EMPTY, AHEAD = runner.open_duckdb, first_load.empty_tables, settings.READ_AHEAD_PAGES
 
 
 def load_step(on: bool) -> None:
     runner.open_duckdb = HELD if on else (lambda settings: None)
-    runner.append_first_loads = APPEND if on else (lambda *args: [])
+    first_load.empty_tables = EMPTY if on else (lambda *args: [])
 
 
 def read_ahead(on: bool) -> None:
-    resources.READ_AHEAD_PAGES = AHEAD if on else 1
+    settings.READ_AHEAD_PAGES = AHEAD if on else 1
 
 
 SWITCHES: dict[str, Callable[[bool], None]] = {"load-step": load_step, "read-ahead": read_ahead}

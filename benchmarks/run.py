@@ -42,7 +42,7 @@ import duckdb  # noqa: E402
 import psutil  # noqa: E402
 from simproc import SimProcess  # noqa: E402
 
-from harvest_source.endpoints import ENDPOINTS  # noqa: E402
+from harvest_source.catalog import ENDPOINTS  # noqa: E402
 from harvest_source.runner import RunResult, RunSettings, make_pipeline, run_load  # noqa: E402
 
 HARVEST_LIMIT = 100  # requests per window

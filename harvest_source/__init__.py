@@ -2,7 +2,9 @@
 
 ``harvest_source()`` reads its settings from dlt config (section ``sources.harvest``),
 builds one ``HarvestClient`` and turns the endpoint catalog into resources. It does no
-I/O itself: requests start when the pipeline extracts.
+I/O itself: requests start when the pipeline extracts. Every data decision is made here,
+at extract time (first loads append: ``first_load``), so ``dlt.pipeline(...).run(harvest_source())``
+loads what the command line loads.
 """
 
 from __future__ import annotations
@@ -12,19 +14,27 @@ from collections.abc import Sequence
 import dlt
 import httpx
 import pendulum
-from dlt.extract.resource import DltResource
+from dlt.sources import DltResource
 
-from .client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, HarvestClient
-from .endpoints import ENDPOINTS, TABLES
+from .catalog import ENDPOINTS, TABLES
+from .client import HarvestClient
 from .errors import HarvestConfigError, HarvestError
-from .fanout import iso
+from .listing_window import iso
 from .report import RunReport
-from .resources import Builder, Options
+from .resources import Options, build_resources
 from .settings import (
+    DEFAULT_BACKOFF_BASE_S,
+    DEFAULT_BACKOFF_CAP_S,
+    DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_LOOKBACK_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RETRY_WAIT_S,
     DEFAULT_RATE_LIMIT_WINDOW_S,
     DEFAULT_SWEEP_INTERVAL_HOURS,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_USER_AGENT,
+    RATE_LIMIT_REQUESTS,
 )
 
 __all__ = ["ENDPOINTS", "TABLES", "HarvestClient", "HarvestError", "RunReport", "harvest_source",
@@ -73,11 +83,11 @@ def harvest_source(
     strict: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     rate_limit_window_s: float = DEFAULT_RATE_LIMIT_WINDOW_S,
-    max_attempts: int = 8,
-    max_retry_wait_s: float = 900.0,
-    timeout_s: float = 60.0,
-    backoff_base_s: float = 1.0,
-    backoff_cap_s: float = 60.0,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    backoff_base_s: float = DEFAULT_BACKOFF_BASE_S,
+    backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S,
     arrow: bool = True,
     report: RunReport | None = None,
     transport: httpx.BaseTransport | None = None,
@@ -94,7 +104,7 @@ def harvest_source(
         access_token, account_id, base_url, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),
-        rate_limit=(100, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
+        rate_limit=(RATE_LIMIT_REQUESTS, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
         stop=report.stop,
     )
     report.client_stats = client.stats
@@ -107,4 +117,4 @@ def harvest_source(
         concurrency=max(1, int(concurrency)),
         arrow=bool(arrow),
     )
-    return Builder(client, report, options).build()
+    return build_resources(client, report, options)

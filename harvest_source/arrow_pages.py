@@ -20,8 +20,9 @@ incremental step (``updated_at`` compares as ISO text exactly as on the row path
 ``last_value`` and boundary hashes are the same), and ``finalize`` (a map step added after the
 incremental) turns it into a timestamp and fills in the load id.
 
-Only tables without arrays are candidates (``arrow_eligible``); fan-out parents and children stay on
-the row path.
+Only tables without arrays are candidates (``rules.arrow_eligible``); fan-out parents and children stay on
+the row path. This module reads pages and keeps a table's column decisions; how a column is flattened,
+typed and ordered is ``arrow_columns``'s; ``reading.batched`` joins the pages into dlt items.
 
 Paging, pacing and retries are the client's: ``HarvestClient.iter_decoded(path, decoder.parse,
 ahead=3)`` reads the list ahead (``read_ahead``): each page's body is parsed (``PageDecoder.parse``,
@@ -34,43 +35,37 @@ raises the client's ``UnreadableBody`` and is requested again like one orjson re
 
 from __future__ import annotations
 
-import base64
 import io
-import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import dlt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
-from dlt.common.schema.detections import is_iso_timestamp
-from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
-from dlt.extract.items_transform import MapItem
 
-from .endpoints import Endpoint, children_of
+from .arrow_columns import (
+    C_DLT_ID,
+    C_DLT_LOAD_ID,
+    TIMESTAMP,
+    RowPath,
+    conform,
+    cursor_type,
+    dlt_ids,
+    flatten_order,
+    infer,
+    nested_schema,
+)
+from .arrow_columns import (
+    arrow_type as to_arrow_type,
+)
+from .arrow_columns import (
+    leaves as flat_leaves,
+)
+from .dlt_compat.resources import current_load_id
 from .errors import HarvestResponseError, UnreadableBody
-
-SEPARATOR = "__"
-C_DLT_ID = "_dlt_id"
-C_DLT_LOAD_ID = "_dlt_load_id"
-# dlt's root _dlt_id: base64 of random bytes, 14 characters (10 bytes) without padding
-_DLT_ID_CHARS = 14
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
-BATCH_ROWS = 20_000  # arrow pages joined per item handed to dlt (see ``batched``)
-
-
-def arrow_eligible(endpoint: Endpoint) -> bool:
-    """Top-level lists whose records have no arrays: the arrow path can reproduce their table exactly."""
-    return (
-        endpoint.records_key is not None
-        and endpoint.fan_out is None
-        and not endpoint.nested
-        and not children_of(endpoint.table)
-    )
 
 
 def arrow_column_hints() -> dict[str, dict[str, Any]]:
@@ -127,7 +122,7 @@ class PageDecoder:
         # column -> arrow type this table uses (hints, then what earlier pages or loads settled on)
         self._known: dict[str, pa.DataType] = {}
         for name, column in self._hints.items():
-            arrow_type = _arrow_type(column)
+            arrow_type = to_arrow_type(column)
             if arrow_type is not None:
                 self._known[name] = arrow_type
         self._order: list[str] = list(self._hint_order)  # the table's column order as dlt will have it
@@ -148,7 +143,7 @@ class PageDecoder:
             for name, column in dict(table.get("columns") or {}).items():
                 if name.startswith("_dlt") or name in self._hints:
                     continue
-                arrow_type = _arrow_type(column)
+                arrow_type = to_arrow_type(column)
                 if arrow_type is None or "__v_" in name:
                     continue
                 self._known[name] = arrow_type
@@ -195,7 +190,7 @@ class PageDecoder:
                 if decoded is not None:
                     self.stats["arrow_pages"] += 1
                     self.stats["rows"] += decoded.table.num_rows if decoded.table is not None else 0
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, _RowPath):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, RowPath):
             decoded = None
         return decoded if decoded is not None else self._rows(page.raw, page.path)
 
@@ -223,7 +218,7 @@ class PageDecoder:
         parsed, envelope = page
         if parsed.num_rows == 0:
             return DecodedPage(envelope, rows=[])
-        leaves = _leaves(parsed, self.max_nesting)
+        leaves = flat_leaves(parsed, self.max_nesting)
         # pyarrow types ISO dates and datetimes alike as timestamp[s]; dlt tells them apart from the
         # text, so new columns typed that way are read again as text and decided like dlt does
         guessed = [n for n, a in leaves.items() if n not in self._known and pa.types.is_timestamp(a.type)]
@@ -232,36 +227,36 @@ class PageDecoder:
             if page is None:
                 return None
             parsed, envelope = page
-            leaves = _leaves(parsed, self.max_nesting)
+            leaves = flat_leaves(parsed, self.max_nesting)
         n = parsed.num_rows
         columns: dict[str, pa.Array] = {}
         first_seen: dict[str, int] = {}
         for name, array in leaves.items():
             known = self._known.get(name)
             if known is not None:
-                columns[name] = _conform(array, known, name == self.cursor)
+                columns[name] = conform(array, known, name == self.cursor)
                 continue
-            decided = _infer(array)
+            decided = infer(array)
             if decided is None:  # all null: dlt creates no column for it
                 continue
             columns[name] = decided
             first_seen[name] = pc.index(pc.is_valid(array), True).as_py()
         for name in self._hint_order:  # hinted columns the page does not carry: typed nulls
             if name not in columns and name in self._known:
-                columns[name] = pa.nulls(n, _cursor_type(self._known[name], name == self.cursor))
+                columns[name] = pa.nulls(n, cursor_type(self._known[name], name == self.cursor))
         for name, column in self._hints.items():
             if column.get("nullable") is False and name in columns and columns[name].null_count:
-                raise _RowPath(f"{name} has nulls")
+                raise RowPath(f"{name} has nulls")
         order = [name for name in self._order if name in columns] + self._new_columns_order(raw, first_seen)
         columns[C_DLT_LOAD_ID] = pa.nulls(n, pa.string())
-        columns[C_DLT_ID] = _dlt_ids(n)
+        columns[C_DLT_ID] = dlt_ids(n)
         fields = []
         for name in order:
             nullable = not (name in (C_DLT_ID, C_DLT_LOAD_ID) or self._hints.get(name, {}).get("nullable") is False)
             fields.append(pa.field(name, columns[name].type, nullable=nullable))
         table = pa.Table.from_arrays([columns[name] for name in order], schema=pa.schema(fields))
         for name in first_seen:
-            self._known[name] = _cursor_type(table.schema.field(name).type, False)
+            self._known[name] = cursor_type(table.schema.field(name).type, False)
             self._order.append(name)
         return DecodedPage(envelope, table=table)
 
@@ -281,11 +276,11 @@ class PageDecoder:
         for row in rows:
             if row > 0 and C_DLT_ID not in order:
                 order += [C_DLT_LOAD_ID, C_DLT_ID]
-            keys = _flatten_order(records[row])
+            keys = flatten_order(records[row])
             position = {key: i for i, key in enumerate(keys)}
             batch = [name for name, seen in first_seen.items() if seen == row]
             if any(name not in position for name in batch):
-                raise _RowPath("column order could not be established")
+                raise RowPath("column order could not be established")
             order += sorted(batch, key=position.__getitem__)
         if C_DLT_ID not in order:
             order += [C_DLT_LOAD_ID, C_DLT_ID]
@@ -304,7 +299,7 @@ class PageDecoder:
 
     def _parse(self, raw: bytes, explicit: Mapping[str, pa.DataType]) -> tuple[pa.Table, dict] | None:
         """The page through pyarrow's JSON reader: (records table, envelope), or None if not a list page."""
-        record = pa.struct(list(_nested_schema(explicit)))
+        record = pa.struct(list(nested_schema(explicit)))
         envelope_schema = pa.schema([pa.field(self.records_key, pa.list_(record))])
         parsed = pa_json.read_json(
             io.BytesIO(raw),
@@ -328,201 +323,15 @@ class PageDecoder:
         if self.cursor and self.cursor in item.column_names and pa.types.is_string(item.schema.field(self.cursor).type):
             index = item.column_names.index(self.cursor)
             field = item.schema.field(index)
-            item = item.set_column(index, field.with_type(_TIMESTAMP), pc.cast(item[self.cursor], _TIMESTAMP))
+            item = item.set_column(index, field.with_type(TIMESTAMP), pc.cast(item[self.cursor], TIMESTAMP))
         if C_DLT_LOAD_ID in item.column_names:
             index = item.column_names.index(C_DLT_LOAD_ID)
-            try:
-                load_id = dlt.current.load_package_state()["load_id"]
-            except CurrentLoadPackageStateNotAvailable:  # iterated outside a pipeline: there is no load
+            load_id = current_load_id()
+            if load_id is None:  # iterated outside a pipeline: there is no load
                 return item.remove_column(index)
             item = item.set_column(index, item.schema.field(index),
                                    pa.nulls(item.num_rows, pa.string()).fill_null(load_id))
         return item
 
 
-def batched(items: Iterator[Any], min_rows: int = BATCH_ROWS) -> Iterator[Any]:
-    """Arrow pages joined into tables of at least ``min_rows`` rows; dict pages pass through in order.
-
-    dlt spends a fixed ~15 ms per item on an arrow table's schema (merging ~60 column hints), so ten
-    pages in one table cost a tenth of it; the rows are the same.
-    """
-    pending: list[pa.Table] = []
-    rows = 0
-    for item in items:
-        if isinstance(item, pa.Table):
-            if pending and item.schema != pending[0].schema:
-                yield _concat(pending)
-                pending, rows = [], 0
-            pending.append(item)
-            rows += item.num_rows
-            if rows >= min_rows:
-                yield _concat(pending)
-                pending, rows = [], 0
-            continue
-        if pending:
-            yield _concat(pending)
-            pending, rows = [], 0
-        yield item
-    if pending:
-        yield _concat(pending)
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-
-
-class AfterIncremental(MapItem):
-    """A map step that dlt keeps right behind the incremental step, even when it re-adds that step.
-
-    dlt places pipe steps by ``placement_affinity`` (incremental 1, ``add_limit`` 1.1); a plain
-    ``add_map`` lands *before* the incremental, where the cursor must still be text.
-    """
-
-    placement_affinity = 1.05
-
-
-class _RowPath(Exception):
-    """This page has something the arrow path does not reproduce exactly: take the row path."""
-
-
-def _arrow_type(column: Mapping[str, Any]) -> pa.DataType | None:
-    kind = column.get("data_type")
-    if kind == "bigint":
-        return pa.int64()
-    if kind == "double":
-        return pa.float64()
-    if kind == "bool":
-        return pa.bool_()
-    if kind == "text":
-        return pa.string()
-    if kind == "decimal":
-        return pa.decimal128(int(column.get("precision") or 38), int(column.get("scale") or 9))
-    if kind == "date":
-        return pa.date32()
-    if kind == "timestamp":
-        return _TIMESTAMP
-    return None  # json, binary, time, wei...: the row path decides
-
-
-def _cursor_type(arrow_type: pa.DataType, is_cursor: bool) -> pa.DataType:
-    return pa.string() if is_cursor and pa.types.is_timestamp(arrow_type) else arrow_type
-
-
-def _nested_schema(flat: Mapping[str, pa.DataType]) -> pa.Schema:
-    """``{"client__id": int64}`` -> ``client: struct<id: int64>`` for the JSON reader."""
-    tree: dict[str, Any] = {}
-    for name, arrow_type in flat.items():
-        parts = name.split(SEPARATOR)
-        node = tree
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                break
-            node = child
-        else:
-            node.setdefault(parts[-1], arrow_type)
-
-    def build(node: dict[str, Any]) -> list[pa.Field]:
-        return [pa.field(k, pa.struct(build(v)) if isinstance(v, dict) else v) for k, v in node.items()]
-
-    return pa.schema(build(tree))
-
-
-def _leaves(table: pa.Table, max_nesting: int) -> dict[str, pa.Array]:
-    """The page's columns flattened to ``a__b`` leaves; arrays and objects nested deeper than one
-    level are the row path's business."""
-    out: dict[str, pa.Array] = {}
-    stack: list[tuple[list[tuple[str, pa.Array]], str, int]] = [
-        ([(f.name, table.column(i).combine_chunks()) for i, f in enumerate(table.schema)], "", 0)
-    ]
-    while stack:
-        items, prefix, depth = stack.pop()
-        for key, array in items:
-            if SEPARATOR in key or not key or key != key.strip() or key.startswith("_dlt"):
-                raise _RowPath(f"key {key!r} needs dlt's name normalization")
-            name = prefix + key
-            kind = array.type
-            if pa.types.is_struct(kind):
-                if depth + 1 >= max_nesting:
-                    raise _RowPath(f"{name} nests objects deeper than one level")
-                children = array.flatten()
-                stack.append(([(kind.field(i).name, children[i]) for i in range(kind.num_fields)],
-                              name + SEPARATOR, depth + 1))
-                continue
-            if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
-                raise _RowPath(f"{name} is an array")
-            if not _plain_key(key):
-                raise _RowPath(f"key {key!r} needs dlt's name normalization")
-            out[name] = array
-    return out
-
-
-def _flatten_order(record: Mapping[str, Any]) -> list[str]:
-    """A record's column names in the order dlt's relational normalizer emits them.
-
-    dlt walks a record's keys in order, keeps scalars, and pushes nested objects on a stack that it
-    pops *last in, first out* once the record's own keys are done.
-    """
-    out: list[str] = []
-    stack: list[tuple[Mapping[str, Any], str]] = [(record, "")]
-    while stack:
-        current, prefix = stack.pop()
-        for key, value in current.items():
-            if isinstance(value, dict):
-                stack.append((value, prefix + key + SEPARATOR))
-            else:
-                out.append(prefix + key)
-    return out
-
-
-def _plain_key(key: str) -> bool:
-    """Keys dlt's snake_case naming leaves as they are (Harvest's keys all are)."""
-    return key.isascii() and key[0].isalpha() and all(c.islower() or c.isdigit() or c == "_" for c in key)
-
-
-def _conform(array: pa.Array, arrow_type: pa.DataType, is_cursor: bool) -> pa.Array:
-    """A known column in its settled type (dates and timestamps arrive as text from the reader)."""
-    target = _cursor_type(arrow_type, is_cursor)
-    if array.type == target:
-        return array
-    if pa.types.is_null(array.type):
-        return pa.nulls(len(array), target)
-    if pa.types.is_string(array.type) and (pa.types.is_date(target) or pa.types.is_timestamp(target)):
-        return pc.cast(array, target)
-    raise _RowPath(f"{array.type} does not conform to {target}")
-
-
-def _infer(array: pa.Array) -> pa.Array | None:
-    """Type a new, unhinted column as dlt would from its first value (None: all null, no column)."""
-    kind = array.type
-    if pa.types.is_null(kind) or array.null_count == len(array):
-        return None
-    if pa.types.is_int64(kind) or pa.types.is_boolean(kind):
-        return array
-    first = array.filter(pc.is_valid(array))[0].as_py()
-    if pa.types.is_float64(kind):
-        if float(first).is_integer():
-            raise _RowPath("an unhinted number column starts with a whole number (bigint or double?)")
-        return array
-    if pa.types.is_string(kind):
-        if is_iso_timestamp(str, first):
-            return pc.cast(array, _TIMESTAMP)
-        return array
-    raise _RowPath(f"no dlt type for inferred {kind}")
-
-
-def _dlt_ids(n: int) -> pa.Array:
-    """``n`` random row ids in dlt's format, without a Python loop."""
-    if n == 0:
-        return pa.array([], pa.string())
-    # 15 random bytes encode to 20 characters without padding; dlt's ids are 14 of them
-    data = base64.b64encode(secrets.token_bytes(n * 15))
-    offsets = pa.array(range(0, 20 * n + 1, 20), pa.int32())
-    full = pa.StringArray.from_buffers(n, offsets.buffers()[1], pa.py_buffer(data))
-    return pc.utf8_slice_codeunits(full, 0, _DLT_ID_CHARS)
-
-
-__all__ = [
-    "AfterIncremental", "DecodedPage", "PageDecoder", "ParsedPage", "arrow_column_hints", "arrow_eligible",
-    "batched",
-]
+__all__ = ["DecodedPage", "PageDecoder", "ParsedPage", "arrow_column_hints"]

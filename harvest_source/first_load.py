@@ -5,15 +5,23 @@ Why: dlt's merge copies every row into a staging table and then copies it again 
 delete, and the only duplicates possible are records the listing itself repeated. Measured on
 210,024 time entries into DuckDB: 0.6 s for the insert, against 1.3 s for staging + merge.
 
+It happens inside the source, at extract time, so ``dlt.pipeline(...).run(harvest_source())`` loads
+exactly what the command line loads. A plain list's resource is declared ``merge`` (``rules``); when it
+starts, ``FirstLoads`` asks the pipeline that runs it (``dlt.current.pipeline()``) which of the source's
+appendable tables its destination proves empty, once per load package, and ``first_load_pages`` gives the
+first item of an empty table the hints that make the table ``append`` for this load (dlt applies a hint
+given with an item to the table: ``dlt_compat.resources.append_hints``).
+
 What keeps it exact:
 
 * a table counts as empty only if the destination says so (the table is absent, or ``count(*)`` is
-  0); anything the check cannot establish keeps the merge;
+  0); anything the check cannot establish keeps the merge, and so does a resource read outside a
+  pipeline run;
 * a listing can repeat a record when it shifts between two page requests (a record created or
   moved ahead of the page being read). ``RepeatGuard`` watches the primary keys of a resource's
   pages: at the first repeated key it switches the table back to merge for the rest of the run
-  (dlt applies a hint given with an item to the table, so the whole load of that table is a merge
-  again, which keeps the newest version by ``updated_at``);
+  (again a hint given with an item, so the whole load of that table is a merge, which keeps the
+  newest version by ``updated_at``);
 * a record with a list (a nested table, which an append would commit apart from its root: see
   ``_nests``) also makes the table merge for the run;
 * a load killed half way leaves committed rows behind; the next run finds the table not empty and
@@ -24,15 +32,63 @@ What keeps it exact:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import dlt
 import pyarrow as pa
 
+from .dlt_compat.empty_tables import empty_tables  # a module global: benchmarks/ab.py switches it
+from .dlt_compat.resources import append_hints, current_load_id
+from .rules import MERGE
+
 log = logging.getLogger("harvest_source")
 
-MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
+
+class FirstLoads:
+    """Which of a source's appendable tables are empty at the destination, asked once per load package.
+
+    One object per source: its resources start in dlt's thread pool, and the first to ask checks every
+    selected appendable table in one go (one destination connection, as the runner did before).
+    """
+
+    def __init__(self, tables: Sequence[str]) -> None:
+        self.tables = tuple(tables)
+        self._lock = threading.Lock()
+        self._load_id: str | None = None
+        self._empty: frozenset[str] = frozenset()
+
+    def empty(self, table: str) -> bool:
+        """Whether ``table`` is proven empty at the destination of the pipeline extracting it now."""
+        load_id = current_load_id()
+        if load_id is None:  # iterated outside a pipeline run: nothing to append to
+            return False
+        with self._lock:
+            if load_id != self._load_id:
+                selected = dlt.current.source().selected_resources
+                names = [t for t in self.tables if t in selected]
+                self._empty = frozenset(empty_tables(dlt.current.pipeline(), names))
+                self._load_id = load_id
+            return table in self._empty
+
+
+def first_load_pages(
+    items: Iterable[Any], table: str, key: str, merge_columns: dict[str, Any], first_loads: FirstLoads
+) -> Iterator[Any]:
+    """A plain list's items; into an empty table the first one carries ``append`` (see the module doc)."""
+    if not first_loads.empty(table):
+        yield from items  # the declared merge
+        return
+    guard = RepeatGuard(table, key, merge_columns)
+    guarded = guard(items)
+    first = next(guarded, None)
+    if first is None:
+        return
+    if not guard.repeated:  # else the guard marked this very item to merge
+        first = dlt.mark.with_hints(first, append_hints(merge_columns))
+    yield first
+    yield from guarded
 
 
 class RepeatGuard:
@@ -41,7 +97,7 @@ class RepeatGuard:
 
     def __init__(self, table: str, key: str, merge_columns: dict[str, Any] | None = None) -> None:
         self.table, self.key = table, key
-        # column hints the merge needs back (``dedup_sort``), which ``append_first_loads`` took off
+        # column hints the merge needs back (``dedup_sort``), which the append took off
         self.merge_columns = merge_columns or {}
         self._seen: set[Any] = set()
         self.repeated = False
@@ -103,44 +159,3 @@ def _has_list(record: dict[str, Any]) -> bool:
         if kind is list or (kind is dict and _has_list(value)):
             return True
     return False
-
-
-def append_first_loads(pipeline: dlt.Pipeline, source: Any, tables: Iterable[str]) -> list[str]:
-    """Set ``append`` on the resources of ``tables`` that are empty at the destination; returns them."""
-    names = [t for t in tables if t in source.resources and source.resources[t].selected]
-    empty = empty_tables(pipeline, names)
-    for name in empty:
-        resource = source.resources[name]
-        # dlt warns about a merge-only hint on an append table: the columns go without it
-        columns = {n: {k: v for k, v in c.items() if k != "dedup_sort"} for n, c in resource.columns.items()}
-        resource.apply_hints(columns={})  # an empty dict replaces the columns; a full one would merge
-        resource.apply_hints(write_disposition="append", columns=columns)
-    return empty
-
-
-def dedup_sort_columns(columns: dict[str, Any]) -> dict[str, Any]:
-    """The ``dedup_sort`` hints among ``columns``: what a merge needs back after an append."""
-    return {n: {"name": n, "dedup_sort": c["dedup_sort"]} for n, c in columns.items() if c.get("dedup_sort")}
-
-
-def empty_tables(pipeline: dlt.Pipeline, tables: list[str]) -> list[str]:
-    """The tables the destination proves absent or empty; [] when it cannot be asked (never a guess)."""
-    if not tables:
-        return []
-    try:
-        with pipeline.destination_client() as client:
-            if not hasattr(client, "get_storage_tables") or not hasattr(client, "sql_client"):
-                return []  # not a SQL destination (e.g. files): dlt's merge there appends anyway
-            if not client.is_storage_initialized():
-                return list(tables)
-            existing = {name for name, columns in client.get_storage_tables(tables) if columns}
-            empty = [t for t in tables if t not in existing]
-            sql = client.sql_client
-            for name in sorted(existing):
-                rows = sql.execute_sql(f"SELECT count(*) FROM {sql.make_qualified_table_name(name)}")
-                if rows and rows[0][0] == 0:
-                    empty.append(name)
-            return sorted(empty)
-    except Exception:  # the destination could not tell: merge, as always
-        log.debug("could not check which tables are empty; merging all", exc_info=True)
-        return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from .endpoints import ENDPOINTS
+from .catalog import ENDPOINTS
 
 _UNTYPED = "did not receive any data during this load"
 _LISTED = re.compile(r"^\s+- (\S+)$", re.M)

@@ -26,10 +26,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from . import TABLES, check_resources, harvest_source, parse_start_date
 from .errors import HarvestConfigError, HarvestError, HarvestRunStopped
-from .first_load import append_first_loads
 from .interrupts import marked_on_signal
 from .report import RunReport
-from .resources import appendable_tables
 from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
 from .views import create_views, drop_views
 
@@ -156,7 +154,6 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         if resources:
             source = source.with_resources(*resources)
         fields.watch(source)
-        append_first_loads(pipeline, source, appendable_tables())
         if settings.full_refresh:
             drop_views(pipeline)  # dlt drops tables without CASCADE; PostgreSQL refuses while views use them
         pipeline.run(

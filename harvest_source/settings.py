@@ -34,3 +34,11 @@ DEFAULT_BACKOFF_CAP_S = 60.0
 # Harvest's general limit is RATE_LIMIT_REQUESTS per DEFAULT_RATE_LIMIT_WINDOW_S; reports have their own.
 RATE_LIMIT_REQUESTS = 100
 REPORTS_RATE_LIMIT = (100, 900.0)
+
+# -- source ----------------------------------------------------------------------------------------
+# Pages of an arrow-path list in flight at once: one being settled, two parsing on the two cores.
+READ_AHEAD_PAGES = 3
+# Arrow pages joined per item handed to dlt (dlt spends ~15 ms per arrow item on its schema).
+BATCH_ROWS = 20_000
+# The source state key remembering the Harvest account a dataset was loaded from.
+ACCOUNT_ID_STATE_KEY = "account_id"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from harvest_source.endpoints import TABLES  # noqa: E402
+from harvest_source.catalog import TABLES  # noqa: E402
 from harvest_source.errors import HarvestError  # noqa: E402
 from harvest_source.logs import quiet_known_dlt_noise  # noqa: E402
 from harvest_source.runner import (  # noqa: E402

@@ -13,9 +13,10 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from harvest_source.arrow_pages import AfterIncremental, PageDecoder, arrow_column_hints, arrow_eligible
-from harvest_source.endpoints import BY_TABLE, ENDPOINTS
-from harvest_source.hints import table_columns
+from harvest_source.arrow_pages import PageDecoder, arrow_column_hints
+from harvest_source.catalog import BY_TABLE, ENDPOINTS
+from harvest_source.dlt_compat.resources import AfterIncremental
+from harvest_source.rules import arrow_eligible, table_columns
 from harvest_source.runner import EXIT_OK, make_pipeline
 from harvest_source.simulator import run_simulator
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from harvest_source import harvest_source
-from harvest_source.endpoints import BY_TABLE, ENDPOINTS, TABLES
+from harvest_source import harvest_source, rules
+from harvest_source.catalog import BY_TABLE, ENDPOINTS, TABLES, UPDATED_SINCE, Kind
+from harvest_source.settings import EPOCH
 
 DESIGN_TABLES = [
     "company", "clients", "contacts", "invoices", "invoice_messages", "invoice_payments",
@@ -50,3 +51,32 @@ def test_resources_have_merge_keys_and_dispositions():
     assert resources["company"].compute_table_schema()["write_disposition"] == "replace"
     # hidden listings feed parents and children; they never become tables
     assert not resources["invoices_listing"].selected
+
+
+def test_each_row_declares_its_kind_and_params_consistently():
+    for e in ENDPOINTS:
+        assert (e.kind is Kind.CHILD) == (e.fan_out is not None), e.table
+        assert (e.kind is Kind.SINGLE) == (e.records_key is None), e.table
+        assert set(e.params) <= {UPDATED_SINCE}, e.table
+        if e.kind is Kind.CHILD:  # children are read per parent, chosen by the listing window
+            assert e.params == (), e.table
+    assert [e.table for e in ENDPOINTS if e.kind is Kind.SINGLE] == ["company"]
+    assert {e.table for e in ENDPOINTS if e.kind is Kind.LIST and not e.params} == {"roles"}
+
+
+def test_rules_derive_what_the_rows_used_to_say():
+    def tables(rule) -> set[str]:
+        return {e.table for e in ENDPOINTS if rule(e)}
+
+    plain_lists = {"clients", "contacts", "invoice_item_categories", "estimate_item_categories", "expenses",
+                   "expense_categories", "tasks", "time_entries", "projects", "user_assignments",
+                   "task_assignments"}
+    assert tables(rules.replaced_whole) == {"company", "roles"}
+    assert tables(rules.arrow_eligible) == plain_lists
+    assert tables(rules.first_load_appendable) == plain_lists == set(rules.appendable_tables())
+    assert tables(rules.incremental) == plain_lists | {"invoices", "estimates", "users"}
+    assert {t for t in TABLES if not rules.dedup_sort(BY_TABLE[t])} == {"company", "roles", "teammates"}
+    assert rules.merge_key(BY_TABLE["teammates"]) == "user_id" and rules.merge_key(BY_TABLE["users"]) is None
+    assert rules.request_params(BY_TABLE["clients"], "2024-01-01T00:00:00Z") == {UPDATED_SINCE: "2024-01-01T00:00:00Z"}
+    assert rules.request_params(BY_TABLE["clients"], EPOCH) is None
+    assert rules.request_params(BY_TABLE["roles"], "2024-01-01T00:00:00Z") is None

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 import harvest_source.client as client_module
-from harvest_source.first_load import MERGE, RepeatGuard
+from harvest_source.first_load import FirstLoads, RepeatGuard, first_load_pages
+from harvest_source.rules import MERGE
 from harvest_source.runner import EXIT_OK
 from harvest_source.simulator import run_simulator
 
@@ -161,3 +162,9 @@ def test_repeat_guard_sees_a_key_repeated_inside_one_item_and_leaves_clean_listi
     clean = RepeatGuard("t", "id")
     assert list(clean([_rows([1, 2]), _rows([3])])) == [_rows([1, 2]), _rows([3])]
     assert not clean.repeated
+
+
+def test_items_read_outside_a_pipeline_run_keep_the_declared_merge():
+    """No load package, no destination to ask: the items pass as they are (the resource's merge)."""
+    items = [_rows([1, 2]), _rows([2])]
+    assert list(first_load_pages(iter(items), "t", "id", {}, FirstLoads(["t"]))) == items

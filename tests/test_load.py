@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from harvest_source.endpoints import ENDPOINTS, TABLES
+from harvest_source.catalog import ENDPOINTS, TABLES
 from harvest_source.runner import EXIT_OK, EXIT_PARTIAL
 from harvest_source.simulator import run_simulator
 

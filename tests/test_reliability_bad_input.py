@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from reliability.support import cli_env, run_cli
 
-from harvest_source.endpoints import ENDPOINTS
+from harvest_source.catalog import ENDPOINTS
 from harvest_source.runner import EXIT_FAILED, RunSettings, run_load
 from harvest_source.simulator import run_simulator
 

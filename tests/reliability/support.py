@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from harvest_source.endpoints import ENDPOINTS
+from harvest_source.catalog import ENDPOINTS
 from harvest_source.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]

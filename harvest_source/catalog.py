@@ -1,14 +1,18 @@
-"""The endpoint catalog: one row per Harvest list endpoint we load.
+"""The endpoint catalog: one row per Harvest endpoint we load. The catalog declares; the rest derives.
 
-Everything else (resources, docs, tests, benchmarks) reads this table, so adding an
-endpoint is adding a row. It is data only and imports nothing of ours. Facts (paths,
-records keys, which endpoints take ``updated_since``, permissions) come from
+Each row says what Harvest serves (path, records key, permission), its **kind** (a single object, a
+list, or a child listed per parent) and the **request parameters** it sends; every rule computed from
+a row (write disposition, keys, dedup, replace-whole, arrow eligibility, first-load append, dlt
+column hints) lives in ``rules.py``. Resources, docs (``catalog_table``), tests and benchmarks read
+this table, so adding an endpoint is adding a row. It is data only and imports nothing of ours. Facts
+(paths, records keys, which endpoints take ``updated_since``, permissions) come from
 ``shared/harvest-api-v2.md`` sections 4 and 5.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 # Column type groups. Money, hours, rates and percentages load as exact decimals;
 # ``date`` strings would otherwise stay text (dlt does not detect ISO dates).
@@ -17,6 +21,18 @@ DECIMAL = "decimal"
 TIMESTAMP = "timestamp"
 BIGINT = "bigint"
 TEXT = "text"
+
+
+# Request parameters a row may send (Harvest's names).
+UPDATED_SINCE = "updated_since"  # changed records only: the incremental cursor
+
+
+class Kind(StrEnum):
+    """The shape of an endpoint's answer, which decides how a run reads it."""
+
+    SINGLE = "single object"  # one object, no records list (company)
+    LIST = "list"  # a paged records list, account-wide
+    CHILD = "child per parent"  # a paged records list under each parent of another row (``fan_out``)
 
 
 @dataclass(frozen=True)
@@ -36,18 +52,15 @@ class Endpoint:
     table: str  # destination table name == Harvest records key
     path: str  # relative to the base URL; ``{parent_id}`` for fan-out children
     permission: str  # the Harvest role/permission it needs, for 403 warnings
-    records_key: str | None = None  # None: a single object (company)
-    incremental: bool = True  # accepts ``updated_since``
+    records_key: str | None = None  # the records list's key; None for a single object
+    kind: Kind = Kind.LIST
+    params: tuple[str, ...] = (UPDATED_SINCE,)  # request parameters it sends
     primary_key: tuple[str, ...] = ("id",)
-    fan_out: FanOut | None = None
+    fan_out: FanOut | None = None  # for ``Kind.CHILD``: the parent listing it hangs under
     columns: dict[str, str] = field(default_factory=dict)  # column -> data type
     nested: dict[str, dict[str, str]] = field(default_factory=dict)  # list field -> its column types
     timestamps: bool = True  # records carry created_at / updated_at
-
-    @property
-    def replaced_whole(self) -> bool:
-        """Top-level lists without ``updated_since`` are re-read whole and replace their table."""
-        return not self.incremental and self.fan_out is None
+    note: str = ""  # a word for the README's table (e.g. why this path)
 
 
 _ASSIGNMENT_MONEY = {"budget": DECIMAL, "hourly_rate": DECIMAL}
@@ -58,7 +71,7 @@ _USER_ADMIN = "administrator, or manager of the user's team"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
-        "company", "company", "any authenticated user", records_key=None, incremental=False,
+        "company", "company", "any authenticated user", kind=Kind.SINGLE, params=(),
         primary_key=(), timestamps=False, columns={"weekly_capacity": BIGINT},
     ),
     Endpoint(
@@ -83,12 +96,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "invoice_messages", "invoices/{parent_id}/messages", _INVOICE_ADMIN,
-        records_key="invoice_messages", fan_out=FanOut("invoices", "invoice_id"),
+        records_key="invoice_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"),
         columns={"send_reminder_on": DATE, "event_type": TEXT},
     ),
     Endpoint(
         "invoice_payments", "invoices/{parent_id}/payments", _INVOICE_ADMIN,
-        records_key="invoice_payments", fan_out=FanOut("invoices", "invoice_id"),
+        records_key="invoice_payments", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"),
         columns={
             "amount": DECIMAL, "paid_at": TIMESTAMP, "paid_date": DATE, "transaction_id": TEXT,
             "payment_gateway__id": BIGINT, "payment_gateway__name": TEXT,
@@ -110,7 +123,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "estimate_messages", "estimates/{parent_id}/messages", _ESTIMATE_ADMIN,
-        records_key="estimate_messages", fan_out=FanOut("estimates", "estimate_id"),
+        records_key="estimate_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("estimates", "estimate_id"),
         columns={"event_type": TEXT},
     ),
     Endpoint(
@@ -170,22 +183,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "user_assignments", "user_assignments", "administrator, or manager of the projects",
-        records_key="user_assignments",
+        records_key="user_assignments", note="top level, never per project",
         columns={**_ASSIGNMENT_MONEY, "project__id": BIGINT, "user__id": BIGINT, "project__code": TEXT},
     ),
     Endpoint(
         "task_assignments", "task_assignments", "administrator or project manager",
-        records_key="task_assignments",
+        records_key="task_assignments", note="top level, never per project",
         columns={**_ASSIGNMENT_MONEY, "project__id": BIGINT, "task__id": BIGINT, "project__code": TEXT},
     ),
     Endpoint(
         "project_assignments", "users/{parent_id}/project_assignments", _USER_ADMIN,
-        records_key="project_assignments", fan_out=FanOut("users", "user_id"),
+        records_key="project_assignments", kind=Kind.CHILD, params=(), fan_out=FanOut("users", "user_id"),
         columns={**_ASSIGNMENT_MONEY, "project__id": BIGINT, "client__id": BIGINT, "project__code": TEXT},
         nested={"task_assignments": {**_ASSIGNMENT_MONEY, "task__id": BIGINT}},
     ),
     Endpoint(
-        "roles", "roles", "administrator", records_key="roles", incremental=False,
+        "roles", "roles", "administrator", records_key="roles", params=(),
         nested={"user_ids": {"value": BIGINT}},
     ),
     Endpoint(
@@ -195,17 +208,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "billable_rates", "users/{parent_id}/billable_rates",
         "administrator, or manager allowed to edit billable rates", records_key="billable_rates",
-        incremental=False, fan_out=FanOut("users", "user_id"),
+        kind=Kind.CHILD, params=(), fan_out=FanOut("users", "user_id"),
         columns={"amount": DECIMAL, "start_date": DATE, "end_date": DATE},
     ),
     Endpoint(
         "cost_rates", "users/{parent_id}/cost_rates", "administrator", records_key="cost_rates",
-        incremental=False, fan_out=FanOut("users", "user_id"),
+        kind=Kind.CHILD, params=(), fan_out=FanOut("users", "user_id"),
         columns={"amount": DECIMAL, "start_date": DATE, "end_date": DATE},
     ),
     Endpoint(
         "teammates", "users/{parent_id}/teammates", "administrator", records_key="teammates",
-        incremental=False, primary_key=("user_id", "id"), timestamps=False,
+        kind=Kind.CHILD, params=(), primary_key=("user_id", "id"), timestamps=False,
         fan_out=FanOut("users", "user_id", only_if_access_role="manager", empty_on_status=(404, 422)),
     ),
 )

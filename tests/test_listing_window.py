@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pendulum
 
-from harvest_source.fanout import STATE_KEY, ListingWindow, combine_bounds, shift
+from harvest_source.listing_window import STATE_KEY, ListingWindow, combine_bounds, shift
 
 NOW = pendulum.datetime(2024, 3, 1, 12, tz="UTC")
 
@@ -87,7 +87,7 @@ def test_a_failed_fan_out_raises_the_first_error_and_leaves_nothing_to_finish_un
     from concurrent.futures import ThreadPoolExecutor
 
     from harvest_source.errors import HarvestResponseError
-    from harvest_source.resources import _all_or_first_error
+    from harvest_source.gather import all_or_first_error
 
     release = threading.Event()
 
@@ -103,7 +103,7 @@ def test_a_failed_fan_out_raises_the_first_error_and_leaves_nothing_to_finish_un
         with ThreadPoolExecutor(4) as pool:
             futures = [loop.run_in_executor(pool, fetch, i) for i in ids]
             try:
-                outcome: list | BaseException = await _all_or_first_error(futures)
+                outcome: list | BaseException = await all_or_first_error(futures)
             except HarvestResponseError as error:
                 outcome = error
             states = [f.done() for f in futures]

@@ -1,0 +1,91 @@
+"""A fan-out parent and its children: one hidden listing feeding the parent's table and one
+transformer per child.
+
+The parents are listed once per run, from the earliest bound any selected consumer needs
+(``listing_window.combine_bounds``); each consumer's ``ListingWindow`` then picks the rows it must take
+(the parent's table) or the parents whose children it must read (a child, through ``gather``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import dlt
+import pendulum
+from dlt.sources import DltResource
+
+from .catalog import Endpoint
+from .client import HarvestClient
+from .errors import HarvestPermissionError
+from .gather import GatherPool, Page
+from .listing_window import ListingWindow, combine_bounds
+from .reading import read_pages
+from .rules import resource_hints
+from .skips import RunGuard
+
+if TYPE_CHECKING:
+    from .resources import Options
+
+
+def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: HarvestClient, guard: RunGuard,
+                     pool: GatherPool, options: Options) -> list[DltResource]:
+    """The hidden ``<parent>_listing`` resource, the parent's table, and its children's tables."""
+    run: dict[str, ListingWindow] = {}
+    consumers = [parent.table, *(c.table for c in children)]
+
+    def listing() -> Iterator[Page]:
+        selected = [t for t in consumers if t in dlt.current.source().selected_resources]
+        states = dlt.current.source_state().setdefault("resources", {})
+        run.clear()
+        for table in selected:
+            run[table] = _open_window(states.setdefault(table, {}), options)
+        since = combine_bounds([w.listing_bound() for w in run.values()], options.start)
+        with guard.fails_the_run():
+            try:
+                yield from read_pages(client, parent, since)
+            except HarvestPermissionError as error:
+                guard.skip(selected, error, parent.permission)
+
+    listing_resource = dlt.resource(listing, name=f"{parent.table}_listing", selected=False, parallelized=True)
+
+    def own_table(page: Page) -> Page:
+        window = run.get(parent.table)
+        if window is None:
+            return []
+        rows = [row for row in page if window.wants(row)]
+        window.visited(page)
+        return rows
+
+    table = dlt.transformer(own_table, data_from=listing_resource, **resource_hints(parent))
+    return [listing_resource, table, *(_child(c, listing_resource, run, pool) for c in children)]
+
+
+def _open_window(state: dict[str, Any], options: Options) -> ListingWindow:
+    return ListingWindow.open(
+        state,
+        now=pendulum.now("UTC"),
+        sweep_interval_h=options.sweep_interval_h,
+        force_sweep=options.force_sweep,
+        lookback_s=options.lookback_s,
+    )
+
+
+def _child(child: Endpoint, listing: DltResource, run: dict[str, ListingWindow], pool: GatherPool) -> DltResource:
+    fan_out = child.fan_out
+    assert fan_out is not None
+
+    def children(parents: Page) -> Iterator[Any]:
+        window = run.get(child.table)
+        if window is None or window.skipped:
+            return
+        wanted = [p for p in parents if window.wants(p) and _has_role(p, fan_out.only_if_access_role)]
+        window.visited(parents)
+        if wanted:
+            yield pool.gather(child, [p["id"] for p in wanted], window)
+
+    return dlt.transformer(children, data_from=listing, **resource_hints(child))
+
+
+def _has_role(parent: dict[str, Any], role: str | None) -> bool:
+    return role is None or role in (parent.get("access_roles") or ())

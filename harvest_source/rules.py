@@ -1,0 +1,149 @@
+"""Every rule derived from a catalog row, in one place.
+
+The catalog (``catalog.py``) declares what Harvest serves: a row's kind, its request parameters, keys
+and column types. What a run does with a row follows from that and is computed here only: whether it
+is read whole or changed-since, its write disposition and keys, the ``dedup_sort`` a merge needs, the
+dlt column and nested-table hints, and whether it may take the arrow path or append on a first load.
+The resource builders, the README's table (``catalog_table``) and the tests ask these functions and
+never re-derive a rule from a row's fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dlt
+
+from .catalog import ENDPOINTS, UPDATED_SINCE, Endpoint, Kind, children_of
+from .settings import EPOCH
+
+# dlt's default merge strategy, written out: ``upsert`` fails when one load carries an id twice
+MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
+CURSOR = "updated_at"  # the column behind ``updated_since``
+
+_TIMESTAMP = {"data_type": "timestamp", "nullable": True}
+
+
+def incremental(endpoint: Endpoint) -> bool:
+    """It sends ``updated_since``: a dlt cursor on ``updated_at`` keeps the bound between runs."""
+    return UPDATED_SINCE in endpoint.params
+
+
+def replaced_whole(endpoint: Endpoint) -> bool:
+    """Account-wide rows without ``updated_since`` are re-read whole and replace their table.
+
+    Children are never replaced whole: a run reads the children of some parents only (``listing_window``).
+    """
+    return endpoint.kind is not Kind.CHILD and not incremental(endpoint)
+
+
+def merges(endpoint: Endpoint) -> bool:
+    """Merged on the primary key (delete-insert), not replaced."""
+    return bool(endpoint.primary_key) and not replaced_whole(endpoint)
+
+
+def write_disposition(endpoint: Endpoint) -> dict[str, str] | str:
+    return dict(MERGE) if merges(endpoint) else "replace"
+
+
+def merge_key(endpoint: Endpoint) -> str | None:
+    """A child's parent id: a parent's children are re-read whole and replace that parent's old ones."""
+    if endpoint.kind is Kind.CHILD and endpoint.fan_out is not None and merges(endpoint):
+        return endpoint.fan_out.parent_key
+    return None
+
+
+def dedup_sort(endpoint: Endpoint) -> str | None:
+    """delete-insert keeps the newest version (by ``updated_at``) when one load carries an id twice."""
+    return "desc" if endpoint.timestamps and merges(endpoint) else None
+
+
+def cursor_column(endpoint: Endpoint) -> str | None:
+    """The incremental cursor's column (kept as text until after dlt's incremental on the arrow path)."""
+    return CURSOR if incremental(endpoint) else None
+
+
+def has_children(endpoint: Endpoint) -> bool:
+    """A fan-out parent: its listing also feeds child tables."""
+    return bool(children_of(endpoint.table))
+
+
+def arrow_eligible(endpoint: Endpoint) -> bool:
+    """Account-wide lists whose records have no arrays: the arrow path can reproduce their table exactly.
+
+    Fan-out parents and children stay on the row path (their pages feed transformers as dicts).
+    """
+    return endpoint.kind is Kind.LIST and not endpoint.nested and not has_children(endpoint)
+
+
+def first_load_appendable(endpoint: Endpoint) -> bool:
+    """Plain merged lists keyed by one column: their first load may append (see ``first_load``)."""
+    return (
+        endpoint.kind is Kind.LIST
+        and not has_children(endpoint)
+        and len(endpoint.primary_key) == 1
+        and merges(endpoint)
+    )
+
+
+def appendable_tables() -> list[str]:
+    return [e.table for e in ENDPOINTS if first_load_appendable(e)]
+
+
+def _column(data_type: str) -> dict[str, Any]:
+    return {"data_type": data_type, "nullable": True}
+
+
+def table_columns(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
+    """Column hints of the endpoint's root table: types, keys, parent id and dedup order."""
+    columns = {name: _column(kind) for name, kind in endpoint.columns.items()}
+    for key in endpoint.primary_key:
+        columns[key] = {"data_type": "bigint", "nullable": False}
+    if endpoint.fan_out:
+        columns[endpoint.fan_out.parent_key] = {"data_type": "bigint", "nullable": False}
+    if endpoint.timestamps:
+        columns["created_at"] = dict(_TIMESTAMP)
+        columns[CURSOR] = dict(_TIMESTAMP)
+        order = dedup_sort(endpoint)
+        if order:
+            columns[CURSOR]["dedup_sort"] = order
+    return columns
+
+
+def merge_only_columns(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
+    """The column hints only a merge uses (``dedup_sort``): off on an appended first load, back on a merge."""
+    return {n: {"name": n, "dedup_sort": c["dedup_sort"]} for n, c in table_columns(endpoint).items()
+            if c.get("dedup_sort")}
+
+
+def nested_hints(endpoint: Endpoint) -> dict[str, Any] | None:
+    """Types for child tables made from arrays (line items, task assignments, role user ids)."""
+    if not endpoint.nested:
+        return None
+    return {
+        field: dlt.mark.make_nested_hints(columns={n: _column(k) for n, k in types.items()})
+        for field, types in endpoint.nested.items()
+    }
+
+
+def resource_hints(endpoint: Endpoint) -> dict[str, Any]:
+    """The keyword hints of the endpoint's dlt resource (``dlt.resource(..., **hints)``)."""
+    hints: dict[str, Any] = {
+        "name": endpoint.table,
+        "columns": table_columns(endpoint),
+        "nested_hints": nested_hints(endpoint),
+        "write_disposition": write_disposition(endpoint),
+    }
+    if merges(endpoint):
+        hints["primary_key"] = list(endpoint.primary_key)
+        key = merge_key(endpoint)
+        if key:
+            hints["merge_key"] = key
+    return hints
+
+
+def request_params(endpoint: Endpoint, since: str | None) -> dict[str, str] | None:
+    """The query of a listing that asks for records changed since ``since`` (None or EPOCH: all of them)."""
+    if not incremental(endpoint) or not since or since == EPOCH:
+        return None
+    return {UPDATED_SINCE: since}
