@@ -7,7 +7,7 @@
 The changes that can be switched off:
 
 * ``load-step`` (commits 133e72b and c66dbfa): off gives dlt a DuckDB path instead of one held
-  connection (``runner.open_duckdb`` returns None) and merges first loads
+  connection (``destination.open_duckdb``, patched where the runner looks it up, returns None) and merges first loads
   (``runner.append_first_loads`` does nothing).
 * ``read-ahead`` (commit 661dfa8): off reads the arrow path's pages one at a time
   (``resources.READ_AHEAD_PAGES = 1``).

@@ -16,10 +16,11 @@ import pytest
 from reliability.support import cli_env, driver_cmd, run_cli
 
 from harvest_source import harvest_source
+from harvest_source.destination import make_pipeline
 from harvest_source.errors import CREDENTIALS_HINT
-from harvest_source.runner import EXIT_FAILED, EXIT_OK, RunSettings, format_summary, make_pipeline
+from harvest_source.run_types import EXIT_FAILED, EXIT_OK, RunSettings
 from harvest_source.simulator import run_simulator
-from harvest_source.summary import explain
+from harvest_source.summary import explain, format_summary
 
 HANG_GUARD_S = 300
 EXTRACT_TEMP = re.compile(r"[0-9a-f]{16}")

@@ -19,7 +19,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from harvest_source.runner import EXIT_OK, RunSettings, make_pipeline, run_load
+from harvest_source.destination import make_pipeline
+from harvest_source.run_types import EXIT_OK, RunSettings
+from harvest_source.runner import run_load
 from harvest_source.settings import STAGING_DATASET_LAYOUT
 from harvest_source.simulator import run_simulator
 from harvest_source.views import VIEW_NAMES, create_views, drop_views
