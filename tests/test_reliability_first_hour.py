@@ -17,13 +17,13 @@ from reliability.support import cli_env, driver_cmd, run_cli
 
 from harvest_source import harvest_source
 from harvest_source.destination import make_pipeline
+from harvest_source.dlt_compat.storage import unfinished_extract_folders
 from harvest_source.errors import CREDENTIALS_HINT
 from harvest_source.run_types import EXIT_FAILED, EXIT_OK, RunSettings
 from harvest_source.simulator import run_simulator
 from harvest_source.summary import explain, format_summary
 
 HANG_GUARD_S = 300
-EXTRACT_TEMP = re.compile(r"[0-9a-f]{16}")
 
 
 def cli_env_stub(tmp_path: Path) -> dict[str, str]:
@@ -87,9 +87,9 @@ def test_after_a_401_the_next_run_does_not_warn_about_a_killed_run(loader_for, c
     with run_simulator("tiny", seed=5, token="the-real-admin-token") as sim:
         failing = loader_for(sim, token="not-the-token")
         assert failing.run().exit_code == EXIT_FAILED
-        normalize = failing.folder / "pipelines" / failing.name / "normalize"
-        left = [p.name for p in normalize.iterdir() if EXTRACT_TEMP.fullmatch(p.name)] if normalize.is_dir() else []
-        assert left == []  # the failed extract removed its temporary folder
+        pipeline = make_pipeline(RunSettings(duckdb_file=failing.file, pipeline_name=failing.name,
+                                             pipelines_dir=str(failing.folder / "pipelines")))
+        assert unfinished_extract_folders(pipeline) == []  # the failed extract removed its temporary folder
         with caplog.at_level(logging.WARNING, logger="harvest_source"):
             result = loader_for(sim).run()
     assert result.exit_code == EXIT_OK, result.error
