@@ -7,8 +7,8 @@
 The changes that can be switched off:
 
 * ``load-step`` (commits 133e72b and c66dbfa): off gives dlt a DuckDB path instead of one held
-  connection (``runner.open_duckdb`` returns None) and merges first loads (the source's
-  ``first_load.empty_tables`` proves no table empty).
+  connection (``destination.open_duckdb``, patched where the runner looks it up, returns None) and merges
+  first loads (the source's ``first_load.empty_tables`` proves no table empty).
 * ``read-ahead`` (commit 661dfa8): off reads the arrow path's pages one at a time
   (``settings.READ_AHEAD_PAGES = 1``, read by ``reading.read_pages`` at run time).
 

@@ -43,7 +43,9 @@ import psutil  # noqa: E402
 from simproc import SimProcess  # noqa: E402
 
 from harvest_source.catalog import ENDPOINTS  # noqa: E402
-from harvest_source.runner import RunResult, RunSettings, make_pipeline, run_load  # noqa: E402
+from harvest_source.destination import make_pipeline  # noqa: E402
+from harvest_source.run_types import RunResult, RunSettings  # noqa: E402
+from harvest_source.runner import run_load  # noqa: E402
 
 HARVEST_LIMIT = 100  # requests per window
 HARVEST_WINDOW_S = 15.0

@@ -18,11 +18,29 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from dlt.common.runtime import signals as dlt_signals
-
+from .dlt_compat.signals import clear_signal, mark_signal
 from .report import RunReport
 
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """For a command-line process: Ctrl-C and SIGTERM stop the run, whatever the process inherited.
+
+    A scheduler's SIGTERM stops a run like Ctrl-C does: the step in progress is abandoned and its state
+    rolled back (or, while normalizing and loading, dlt finishes the running jobs), instead of the process
+    dying mid-write; either way the next run completes what is left. A parent that ignores SIGINT
+    (``nohup ... &``, some CI runners) passes that on, and Python then keeps SIGINT ignored, so Ctrl-C and
+    ``kill -INT`` would do nothing and the run would exit 0: SIGINT gets Python's KeyboardInterrupt back.
+    Only the main thread can set handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @contextmanager
@@ -40,7 +58,7 @@ def marked_on_signal(report: RunReport) -> Iterator[None]:
         if original == signal.SIG_IGN:
             return
         report.interrupted = report.interrupted or signum  # plain assignments: no lock in a handler
-        dlt_signals.set_received_signal(signum)
+        mark_signal(signum)
         if callable(original):
             original(signum, frame)
         else:  # SIG_DFL (or a handler set outside Python): what the signal would have done
@@ -55,7 +73,7 @@ def marked_on_signal(report: RunReport) -> Iterator[None]:
         for sig, handler in before.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         if report.interrupted:
-            dlt_signals.set_received_signal(0)  # dlt's flag is global: the next run in this process starts clear
+            clear_signal()  # dlt's flag is global: the next run in this process starts clear
 
 
-__all__ = ["STOPPING_SIGNALS", "marked_on_signal"]
+__all__ = ["STOPPING_SIGNALS", "marked_on_signal", "stop_on_signals"]

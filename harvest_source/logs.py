@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from .catalog import ENDPOINTS
-
-_UNTYPED = "did not receive any data during this load"
-_LISTED = re.compile(r"^\s+- (\S+)$", re.M)
+from .dlt_compat.log_text import null_object_columns
 
 
 def _flattened_objects() -> set[str]:
@@ -27,10 +24,7 @@ class NullObjectNoise(logging.Filter):
         self._known = _flattened_objects()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _UNTYPED not in message:
-            return True
-        listed = set(_LISTED.findall(message))
+        listed = null_object_columns(record.getMessage())
         return not listed or not listed <= self._known
 
 

@@ -42,3 +42,13 @@ READ_AHEAD_PAGES = 3
 BATCH_ROWS = 20_000
 # The source state key remembering the Harvest account a dataset was loaded from.
 ACCOUNT_ID_STATE_KEY = "account_id"
+
+
+# --- runner: the run around the source (recovery, drift watch, destinations) -------------------------
+# The staging dataset dlt merges through, named so analysts see it belongs to dlt, not to them
+# (dlt's default "%s_staging" puts "harvest_data_staging" next to "harvest_data").
+STAGING_DATASET_LAYOUT = "_dlt_staging_%s"
+# Drift watch: arrow pages only tell empty from filled, so a few rows are not evidence of a gone field.
+MISSING_MIN_ARROW_ROWS = 3
+# Drift watch: earlier rows sampled per table to learn which columns they filled.
+MISSING_SAMPLE_ROWS = 1000

@@ -13,9 +13,7 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from harvest_source.catalog import TABLES  # noqa: E402
 from harvest_source.errors import HarvestError  # noqa: E402
+from harvest_source.interrupts import stop_on_signals  # noqa: E402
 from harvest_source.logs import quiet_known_dlt_noise  # noqa: E402
 from harvest_source.runner import (  # noqa: E402
     EXIT_FAILED,
@@ -78,18 +77,6 @@ def harvest_account(demo: bool, settings: RunSettings) -> Iterator[tuple[str, st
         yield "demo-token", str(sim.account_id), sim.base_url
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def stop_gracefully_on_sigterm() -> None:
-    """A scheduler's SIGTERM stops a run like Ctrl-C does: the step in progress is abandoned and its
-    state rolled back (or, while normalizing and loading, dlt finishes the running jobs), instead of the
-    process dying mid-write. Either way the next run completes what is left."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -97,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     quiet_known_dlt_noise()
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    stop_gracefully_on_sigterm()
+    stop_on_signals()  # Ctrl-C and SIGTERM stop the run, even when the parent ignores SIGINT
     settings = RunSettings(
         destination=args.destination, dataset=args.dataset, pipeline_name=args.pipeline_name,
         duckdb_file=args.duckdb_file,

@@ -19,7 +19,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from harvest_source.runner import EXIT_OK, RunSettings, make_pipeline, run_load
+from harvest_source.destination import make_pipeline
+from harvest_source.run_types import EXIT_OK, RunSettings
+from harvest_source.runner import run_load
+from harvest_source.settings import STAGING_DATASET_LAYOUT
 from harvest_source.simulator import run_simulator
 from harvest_source.views import VIEW_NAMES, create_views, drop_views
 
@@ -116,7 +119,7 @@ class Postgres:
     def drop(self) -> None:
         with self.con.cursor() as cur:
             cur.execute("SET client_min_messages = warning")
-            for schema in (self.dataset, f"{self.dataset}_staging"):
+            for schema in (self.dataset, STAGING_DATASET_LAYOUT % self.dataset):
                 cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         self.con.close()
 
@@ -170,6 +173,24 @@ def _changes(sim: Any) -> int:
     sim.mutate("change_rate", user_id=user["id"], which="cost", amount=77.25)
     sim.mutate("delete", key="invoice_payments", id=sim.records("invoice_payments")[-1]["id"])
     return edited
+
+
+# -- tests: the staging dataset -------------------------------------------------------------------------
+def test_the_merge_staging_dataset_is_named_as_dlts_not_next_to_the_analysts_dataset(loader_for):
+    """dlt merges through a staging dataset; its default name (``harvest_data_staging``) sat next to the
+    analysts' ``harvest_data``. It is named as dlt's own (``_dlt_staging_harvest_data``) instead."""
+    with run_simulator(scale="tiny", seed=21) as sim:
+        duck = loader_for(sim)
+        assert duck.run(source_options=dict(FAST)).exit_code == EXIT_OK
+        _changes(sim)
+        assert duck.run(source_options=dict(FAST)).exit_code == EXIT_OK  # a merge: staging is used
+    with duckdb.connect(duck.file, read_only=True) as con:
+        schemas = {r[0] for r in con.execute("SELECT schema_name FROM information_schema.schemata").fetchall()}
+        staged = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
+                             [STAGING_DATASET_LAYOUT % "harvest_data"]).fetchone()[0]
+    assert "harvest_data_staging" not in schemas
+    assert STAGING_DATASET_LAYOUT % "harvest_data" == "_dlt_staging_harvest_data" in schemas
+    assert staged > 0
 
 
 # -- tests: PostgreSQL -----------------------------------------------------------------------------------
@@ -226,7 +247,7 @@ def test_postgres_holds_no_token(pg: Postgres):
     merge. The token is also planted once, to show the scan would see it."""
     from test_secrets import SECRET, SECRET_BYTES, decoded_forms
 
-    schemas = (pg.dataset, f"{pg.dataset}_staging")
+    schemas = (pg.dataset, STAGING_DATASET_LAYOUT % pg.dataset)
 
     def leaks() -> tuple[list[str], int]:
         found, values = [], 0
@@ -244,7 +265,7 @@ def test_postgres_holds_no_token(pg: Postgres):
         load(sim, pg.settings())
         _changes(sim)
         load(sim, pg.settings())  # a merge: the staging schema now holds rows too
-    assert pg.query(f'SELECT count(*) FROM "{pg.dataset}_staging".time_entries')[0][0] > 0
+    assert pg.query(f'SELECT count(*) FROM "{schemas[1]}".time_entries')[0][0] > 0
     assert pg.query(f'SELECT count(*) FROM "{pg.dataset}"._dlt_pipeline_state')[0][0] >= 2
     found, values = leaks()
     assert found == [] and values > 1000

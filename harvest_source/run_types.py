@@ -1,0 +1,53 @@
+"""A run's settings and result, and its exit codes: what the command line, the benchmarks and the
+runner's helper modules (destination, summary) share, so none of them imports the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
+
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
+
+
+@dataclass
+class RunSettings:
+    """What to load and where; the command line's flags.
+
+    ``progress``: False (quiet), True (dlt's "log" collector), or a dlt collector object, passed as is
+    to ``dlt.pipeline(progress=...)`` (the command line's live display)."""
+
+    destination: str = "duckdb"
+    dataset: str = DATASET_NAME
+    pipeline_name: str = PIPELINE_NAME
+    duckdb_file: str = DUCKDB_FILE
+    resources: Sequence[str] | None = None
+    full_refresh: bool = False
+    start_date: str | None = None
+    force_sweep: bool = False
+    strict: bool = False
+    progress: Any = False
+    pipelines_dir: str | None = None
+    source_options: dict[str, Any] = field(default_factory=dict)  # extra harvest_source arguments
+
+
+@dataclass
+class RunResult:
+    """The outcome and the figures a summary shows."""
+
+    exit_code: int
+    rows: dict[str, int] = field(default_factory=dict)  # rows loaded per table
+    new_rows: dict[str, int] = field(default_factory=dict)  # net rows added per table
+    recovered: dict[str, int] = field(default_factory=dict)  # rows a pending package of an earlier run loaded
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    destination: str = ""
+    error: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    schema_changes: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
