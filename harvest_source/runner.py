@@ -21,6 +21,7 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.exceptions import SignalReceivedException
+from dlt.common.runtime.collector_base import Collector
 from dlt.common.storages import LoadStorage, NormalizeStorage
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -53,7 +54,7 @@ class RunSettings:
     start_date: str | None = None
     force_sweep: bool = False
     strict: bool = False
-    progress: bool = False
+    progress: Any = False  # True: dlt's "log" collector; or a dlt collector object, passed as is
     pipelines_dir: str | None = None
     source_options: dict[str, Any] = field(default_factory=dict)  # extra harvest_source arguments
 
@@ -94,9 +95,16 @@ def make_pipeline(settings: RunSettings, duckdb_connection: Any = None) -> dlt.P
         pipeline_name=settings.pipeline_name,
         destination=destination,
         dataset_name=settings.dataset,
-        progress="log" if settings.progress else None,
+        progress=_progress(settings.progress),
         **kwargs,
     )
+
+
+def _progress(progress: Any) -> Any:
+    """``RunSettings.progress``: a dlt collector object as is; True keeps dlt's "log" collector."""
+    if isinstance(progress, Collector):
+        return progress
+    return "log" if progress else None
 
 
 def open_duckdb(settings: RunSettings) -> Any:
@@ -124,9 +132,12 @@ def resolve_credentials() -> tuple[str, str, str]:
     return str(token), str(account), str(base_url)
 
 
-def run_load(settings: RunSettings, access_token: str, account_id: str, base_url: str) -> RunResult:
-    """Run one load and report; never raises for Harvest, config or pipeline errors."""
-    report = RunReport()
+def run_load(settings: RunSettings, access_token: str, account_id: str, base_url: str,
+             report: RunReport | None = None) -> RunResult:
+    """Run one load and report; never raises for Harvest, config or pipeline errors.
+
+    ``report``: pass your own to poll ``report.outcome()`` while the run goes (live progress)."""
+    report = report if report is not None else RunReport()
     with marked_on_signal(report):
         return _load(settings, access_token, account_id, base_url, report)
 
