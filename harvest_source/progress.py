@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from .dlt_compat.progress import SinkCollector
 from .report import RunReport
@@ -75,6 +76,8 @@ class RunProgress:
 
     def counted(self, name: str, inc: int, total: int | None, inc_total: int | None) -> None:
         with self._lock:
+            if name.startswith("_dlt"):  # dlt's own state table
+                return
             if self._step == "extract" and name not in STEP_COUNTERS:
                 self._rows[name] = self._rows.get(name, 0) + inc
                 return
@@ -127,20 +130,19 @@ def _listing_text(listing: Listing) -> str:
     return f"page {listing.pages}/{listing.total_pages}{left}"
 
 
-def render_table(snap: Snapshot) -> Table:
-    """The live display: one row per table, then the requests and the listings' estimates."""
-    table = Table(title=f"Harvest load: {snap.step}, {snap.elapsed_s:.0f} s", title_justify="left",
-                  show_edge=False, box=None, pad_edge=False)
+def render_table(snap: Snapshot) -> Group:
+    """The live display: a heading, one row per table, then requests, waits and the listings' estimates."""
+    table = Table(show_edge=False, box=None, pad_edge=False)
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in sorted(snap.rows.items()):
         table.add_row(name, f"{rows:,}")
     for name, (count, total) in snap.counters.items():
         table.add_row(f"[dim]{name.lower()}[/dim]", f"{count:,}" + (f"/{total:,}" if total else ""))
-    table.caption = (f"requests {snap.requests:,}  waiting for rate limit {snap.waited_s:.1f} s"
-                     + "".join(f"\n{item.path}: {_listing_text(item)}" for item in snap.listings))
-    table.caption_justify = "left"
-    return table
+    footer = [f"requests {snap.requests:,}, waiting for Harvest's rate limit {snap.waited_s:.1f} s"]
+    footer += [f"{item.path}: {_listing_text(item)}" for item in snap.listings]
+    return Group(Text(f"Harvest load: {snap.step}, {snap.elapsed_s:.0f} s", style="bold"), table,
+                 Text("\n".join(footer), style="dim"))
 
 
 def plain_line(snap: Snapshot) -> str:
