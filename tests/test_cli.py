@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -125,14 +126,19 @@ def test_a_signal_inside_dlt_context_handling_still_reads_as_an_interruption():
 
 
 def test_the_wheel_holds_the_command_and_the_simulator(tmp_path):
+    # built from a copy: setuptools leaves a build/ folder in the tree it builds, stale on the next build
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO, tree, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", "*.duckdb", "tests", "benchmarks"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=600)
+                    str(tmp_path), str(tree)], check=True, capture_output=True, timeout=600)
     wheel = next(tmp_path.glob("harvest_dlt-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for module in ("cli.py", "progress.py", "views/__init__.py", "simulator/__init__.py", "simulator/__main__.py"):
         assert f"harvest_source/{module}" in names, module
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "harvest-dlt = harvest_source.cli:main" in entry_points
+    assert "harvest_source/views.py" not in names  # the views are a package now
     assert not any(name.startswith((".dlt/", "pipelines/", "tests/")) for name in names)
 
 
