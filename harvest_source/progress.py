@@ -130,15 +130,20 @@ def _listing_text(listing: Listing) -> str:
     return f"page {listing.pages}/{listing.total_pages}{left}"
 
 
-def render_table(snap: Snapshot) -> Group:
-    """The live display: a heading, one row per table, then requests, waits and the listings' estimates."""
+def render_table(snap: Snapshot, pairs_per_row: int = 2) -> Group:
+    """The live display: a heading, the tables' rows (two tables a line, so two dozen fit a small
+    terminal), then requests, waits and the listings' estimates."""
+    cells = [(name, f"{rows:,}") for name, rows in sorted(snap.rows.items())]
+    cells += [(f"[dim]{name.lower()}[/dim]", f"{count:,}" + (f"/{total:,}" if total else ""))
+              for name, (count, total) in snap.counters.items()]
     table = Table(show_edge=False, box=None, pad_edge=False)
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, rows in sorted(snap.rows.items()):
-        table.add_row(name, f"{rows:,}")
-    for name, (count, total) in snap.counters.items():
-        table.add_row(f"[dim]{name.lower()}[/dim]", f"{count:,}" + (f"/{total:,}" if total else ""))
+    for _ in range(pairs_per_row):
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+    for start in range(0, len(cells), pairs_per_row):
+        line = cells[start:start + pairs_per_row]
+        line += [("", "")] * (pairs_per_row - len(line))
+        table.add_row(*(text for cell in line for text in cell))
     footer = [f"requests {snap.requests:,}, waiting for Harvest's rate limit {snap.waited_s:.1f} s"]
     footer += [f"{item.path}: {_listing_text(item)}" for item in snap.listings]
     return Group(Text(f"Harvest load: {snap.step}, {snap.elapsed_s:.0f} s", style="bold"), table,
