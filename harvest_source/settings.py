@@ -52,3 +52,12 @@ STAGING_DATASET_LAYOUT = "_dlt_staging_%s"
 MISSING_MIN_ARROW_ROWS = 3
 # Drift watch: earlier rows sampled per table to learn which columns they filled.
 MISSING_SAMPLE_ROWS = 1000
+
+# -- cli: the installed command, its demo and its progress display
+DEMO_SCALE = "small"  # the simulated account --demo loads (--demo-scale tiny|small|large)
+DEMO_SEED = 1
+# The demo simulator enforces Harvest's rate limit 20x faster, so the demo shows real pacing
+# (100 requests per 0.75 s instead of per 15 s) and finishes in seconds, not minutes.
+DEMO_TIME_SCALE = 20.0
+PROGRESS_REFRESH_PER_S = 4  # redraws of the live display on a terminal
+PROGRESS_LOG_PERIOD_S = 15.0  # seconds between two progress lines when the output is not a terminal

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -15,12 +17,22 @@ from harvest_source.simulator import run_simulator
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(REPO / "pipelines" / "harvest_pipeline.py")
+INSTALLED = Path(sys.executable).with_name("harvest-dlt")  # the console script of `pip install .`
 SECRET = "sekret-token-4242-do-not-print"
+# one log line in the command's format: "2026-01-31 12:00:00,123 LEVEL logger: message"
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: ")
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, CLI, *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)
+
+
+def _command(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess:
+    """The installed ``harvest-dlt`` command (``python -m harvest_source.cli`` where no script is installed)."""
+    argv = [str(INSTALLED)] if INSTALLED.exists() else [sys.executable, "-m", "harvest_source.cli"]
+    return subprocess.run([*argv, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
                           text=True, timeout=600, stdin=subprocess.DEVNULL)
 
 
@@ -111,3 +123,87 @@ def test_a_signal_inside_dlt_context_handling_still_reads_as_an_interruption():
     except RuntimeError as error:
         assert _explain(_root_cause(error)) == INTERRUPTED
     assert _explain(_root_cause(RuntimeError("plain"))).startswith("RuntimeError")
+
+
+def test_the_wheel_holds_the_command_and_the_simulator(tmp_path):
+    # built from a copy: setuptools leaves a build/ folder in the tree it builds, stale on the next build
+    tree = tmp_path / "tree"
+    shutil.copytree(REPO, tree, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", "*.duckdb", "tests", "benchmarks"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(tree)], check=True, capture_output=True, timeout=600)
+    wheel = next(tmp_path.glob("harvest_dlt-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for module in ("cli.py", "progress.py", "views/__init__.py", "simulator/__init__.py", "simulator/__main__.py"):
+        assert f"harvest_source/{module}" in names, module
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "harvest-dlt = harvest_source.cli:main" in entry_points
+    assert "harvest_source/views.py" not in names  # the views are a package now
+    assert not any(name.startswith((".dlt/", "pipelines/", "tests/")) for name in names)
+
+
+def test_the_command_loads_the_demo_in_an_empty_folder_elsewhere(tmp_path):
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    proc = _command("--demo", "--demo-scale", "tiny", cwd=folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "status: OK" in proc.stdout and "time_entries" in proc.stdout
+    with duckdb.connect(str(folder / "harvest.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM harvest_data.time_entries").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM harvest_data.v_time_entries").fetchone()[0] > 0
+    assert not (folder / ".dlt").exists()
+    assert "psutil" not in proc.stderr
+
+
+def test_main_is_importable_and_the_example_script_delegates_to_it():
+    from harvest_source import cli
+
+    script = (REPO / "pipelines" / "harvest_pipeline.py").read_text()
+    assert "from harvest_source.cli import main" in script and "sys.exit(main())" in script
+    assert cli.parse_args(["--demo"]).progress is True
+    assert cli.parse_args(["--no-progress"]).progress is False
+
+
+@pytest.mark.parametrize("selection", [",", "", " , "])
+def test_an_empty_resource_selection_is_an_error_not_everything(tmp_path, selection):
+    with run_simulator(scale="tiny", seed=1) as sim:
+        proc = _command("--resources", selection, env=_account_env(sim, "any-token"), cwd=tmp_path)
+        requests = sim.stats()["total"]
+    assert proc.returncode == 1
+    assert "selects no table" in proc.stderr and "Harvest load summary" not in proc.stdout
+    assert requests == 0
+
+
+def test_verbose_logs_one_line_per_request_and_no_http_library_debug(tmp_path):
+    with run_simulator(scale="tiny", seed=1) as sim:
+        proc = _command("-v", "--no-progress", "--resources", "company,users,clients",
+                        env=_account_env(sim, "any-token"), cwd=tmp_path)
+        requests = sim.stats()["total"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    assert not [line for line in lines if "httpcore" in line or "httpx" in line]
+    request_lines = [line for line in lines if re.search(r" GET /v2/\S+ .*\d+ ms", line)]
+    assert len(request_lines) == requests > 0
+    assert all(LOG_LINE.match(line) for line in request_lines)
+
+
+def test_dlt_warnings_come_out_in_the_command_log_format(tmp_path):
+    """The filesystem destination cannot merge: dlt warns that it falls back to append."""
+    env = {"DESTINATION__FILESYSTEM__BUCKET_URL": str(tmp_path / "files")}
+    proc = _command("--demo", "--demo-scale", "tiny", "--no-progress", "--destination", "filesystem",
+                    "--resources", "users", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dlt_lines = [line for line in proc.stderr.splitlines() if "append" in line]
+    assert dlt_lines and all(LOG_LINE.match(line) and " dlt: " in line for line in dlt_lines)
+    assert "|[WARNING]|" not in proc.stderr  # dlt's own format
+
+
+def test_progress_without_psutil_does_not_warn(tmp_path):
+    """dlt's "log" collector warns when psutil is missing; the command's own collector needs none."""
+    hide_psutil = tmp_path / "no_psutil"
+    hide_psutil.mkdir()
+    (hide_psutil / "psutil.py").write_text("raise ImportError('psutil hidden for this test')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(hide_psutil), os.environ.get("PYTHONPATH", "")])}
+    proc = _command("--demo", "--demo-scale", "tiny", "--progress", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "psutil" not in proc.stderr

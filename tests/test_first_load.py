@@ -15,6 +15,7 @@ import harvest_source.client as client_module
 from harvest_source.first_load import FirstLoads, RepeatGuard, first_load_pages
 from harvest_source.rules import MERGE
 from harvest_source.runner import EXIT_OK
+from harvest_source.settings import STAGING_DATASET_LAYOUT
 from harvest_source.simulator import run_simulator
 
 APPENDABLE = ("clients", "contacts", "expenses", "tasks", "time_entries", "projects", "user_assignments")
@@ -32,7 +33,8 @@ def _dispositions(loader) -> dict[str, str]:
 
 
 def _staging_tables(loader) -> set[str]:
-    rows = loader.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'harvest_data_staging'")
+    staging = STAGING_DATASET_LAYOUT % "harvest_data"
+    rows = loader.query(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{staging}'")
     return {r[0] for r in rows}
 
 

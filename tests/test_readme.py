@@ -13,7 +13,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_readme_starts_with_the_demo_and_test_commands():
     blocks = re.findall(r"```bash\n(.*?)\n```", README, re.S)
-    assert "harvest_pipeline.py --demo" in blocks[0]
+    assert "pip install . && harvest-dlt --demo" in blocks[0]  # the installed command
     assert "pytest" in blocks[1]
     assert README.index(blocks[1]) < 1500  # near the top
 

@@ -1,4 +1,4 @@
-"""The analyst views (harvest_source/views.py) against figures this file computes itself from the
+"""The analyst views (harvest_source/views/) against figures this file computes itself from the
 simulator's raw records: on DuckDB always, on PostgreSQL when HARVEST_TEST_POSTGRES_DSN is set.
 
 One ``small`` account is prepared with changes that reach every branch of the views (renamed entities,
@@ -27,6 +27,7 @@ import duckdb
 import pytest
 
 from harvest_source.runner import EXIT_OK, RunSettings, make_pipeline, run_load
+from harvest_source.settings import STAGING_DATASET_LAYOUT
 from harvest_source.simulator import run_simulator
 from harvest_source.views import VIEW_NAMES, create_views
 
@@ -218,7 +219,7 @@ def warehouse(request: pytest.FixtureRequest, account: Any, tmp_path_factory: py
         with con.cursor() as cur:
             cur.execute("SET client_min_messages = warning")
             cur.execute(f'DROP SCHEMA IF EXISTS "{dataset}" CASCADE')
-            cur.execute(f'DROP SCHEMA IF EXISTS "{dataset}_staging" CASCADE')
+            cur.execute(f'DROP SCHEMA IF EXISTS "{STAGING_DATASET_LAYOUT % dataset}" CASCADE')
         con.close()
 
 
@@ -352,6 +353,33 @@ def test_v_invoice_aging(warehouse: Warehouse, records: dict):
     assert all(r[5] == 0 for r in rows if r[6] == "current")
 
 
+def test_v_invoice_payments(warehouse: Warehouse, account: Any, records: dict):
+    clients = {c["id"]: c for c in records["clients"]}
+    expected = {}
+    for invoice in records["invoices"]:
+        for payment in account.records("invoice_payments", parent_id=invoice["id"]):
+            paid = day(payment["paid_date"])
+            expected[payment["id"]] = (
+                invoice["id"], invoice["number"], invoice["client"]["id"], clients[invoice["client"]["id"]]["name"],
+                dec(payment["amount"]), invoice["currency"], paid, paid.replace(day=1),
+            )
+    rows = warehouse.view(
+        "v_invoice_payments",
+        "payment_id, invoice_id, invoice_number, client_id, client_name, amount, currency, paid_date, month",
+    )
+    assert {r[0]: tuple(r[1:]) for r in rows} == expected
+    assert len(rows) == len(expected) > 0
+    assert len({v[1] for v in expected.values()}) > 1  # payments of several invoices
+    # payments per month, as the README's example sums them
+    per_month = warehouse.query(
+        f'SELECT month, currency, sum(amount) FROM "{warehouse.dataset}".v_invoice_payments GROUP BY month, currency'
+    )
+    sums: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for v in expected.values():
+        sums[(v[7], v[5])] += v[4]
+    assert {(r[0], r[1]): r[2] for r in per_month} == sums
+
+
 def test_v_project_budget(warehouse: Warehouse, records: dict):
     today = warehouse.today()
     month_start = today.replace(day=1)
@@ -455,12 +483,14 @@ def readme_section(title: str) -> str:
 def test_the_readme_queries_run_and_answer(warehouse: Warehouse):
     section = readme_section("Query your data")
     queries = re.findall(r"```sql\n(.*?)\n```", section, re.S)
-    assert len(queries) >= 6
+    assert len(queries) >= 7
     answers = [warehouse.query(q.replace("harvest_data.", f'"{warehouse.dataset}".').strip().rstrip(";"))
                for q in queries]
     this_month, capacity, uninvoiced, late = answers[:4]
     assert this_month and capacity and uninvoiced
     assert {row[0] for row in late} == {"1-30", "31-60", "61-90", "90+"}
+    payments = next(a for q, a in zip(queries, answers, strict=True) if "v_invoice_payments" in q)
+    assert payments and all(row[2] > 0 for row in payments)
     if warehouse.kind == "duckdb":  # the README's one-liner opens the file and prints a table
         command = next(b for b in re.findall(r"```bash\n(.*?)\n```", section, re.S) if "import duckdb" in b)
         argv = shlex.split(command.replace("harvest.duckdb", warehouse.file))

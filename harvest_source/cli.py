@@ -1,0 +1,140 @@
+"""The ``harvest-dlt`` command: parse the flags, run one load (``runner.run_load``), print its summary.
+
+Installed by ``pip install .`` (``[project.scripts]``); ``pipelines/harvest_pipeline.py`` calls the same
+``main``. It needs nothing from a checkout: the demo's simulator ships in the package, and the dlt
+settings the checkout's ``.dlt/config.toml`` holds get the same defaults here when nothing configures them.
+
+Exit code 0 when every selected resource loaded, 2 when some were skipped for lack of permission, 1 when
+the run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+import dlt
+
+from .catalog import TABLES
+from .cli_logs import configure_logging
+from .errors import HarvestConfigError, HarvestError
+from .interrupts import stop_on_signals
+from .progress import RunProgress, shown
+from .report import RunReport
+from .runner import EXIT_FAILED, RunResult, RunSettings, format_summary, resolve_credentials, run_load
+from .settings import DATASET_NAME, DEMO_SCALE, DEMO_SEED, DEMO_TIME_SCALE, DUCKDB_FILE, PIPELINE_NAME
+from .summary import explain
+
+DEMO_SCALES = ("tiny", "small", "large")
+# dlt settings the checkout's .dlt/config.toml sets, applied when nothing (a config file in the working
+# folder, an env var) sets them: loaded packages must not pile up in the working folder run after run.
+DLT_DEFAULTS = {"load.delete_completed_jobs": "true"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="harvest-dlt", description="Load Harvest (API v2) into a dlt destination.")
+    parser.add_argument("--demo", action="store_true",
+                        help=f"load the built-in Harvest simulator ({DEMO_SCALE} account); no account needed")
+    parser.add_argument("--demo-scale", choices=DEMO_SCALES, default=DEMO_SCALE,
+                        help=f"size of the demo's simulated account (default: {DEMO_SCALE})")
+    parser.add_argument("--destination", default="duckdb",
+                        help="dlt destination name, e.g. duckdb, postgres, filesystem (default: duckdb)")
+    parser.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema name (default: {DATASET_NAME})")
+    parser.add_argument("--duckdb-file", default=DUCKDB_FILE, help=f"DuckDB file (default: {DUCKDB_FILE})")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})")
+    parser.add_argument("--resources", help="comma-separated tables to load (default: all): " + ", ".join(TABLES))
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="drop this source's tables and cursors, then load everything again")
+    parser.add_argument("--start-date", help="first run only: load records updated on or after YYYY-MM-DD")
+    parser.add_argument("--sweep", action="store_true",
+                        help="re-read fan-out children (messages, payments, rates, ...) for every parent now")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail instead of skipping a resource the token may not read (403)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="show progress while loading: live on a terminal, a log line every few seconds "
+                             "otherwise (default: on)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request (never the token)")
+    return parser.parse_args(argv)
+
+
+def selected_resources(value: str | None) -> list[str] | None:
+    """``--resources``: None loads every table; a value that names no table is an error, not 'all'."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise HarvestConfigError(f"--resources {value!r} selects no table",
+                                 hint="name one or more tables, e.g. --resources time_entries,projects; "
+                                      "leave the flag out to load every table")
+    return names
+
+
+def apply_dlt_defaults() -> None:
+    """Telemetry off (as the checkout's config says), and ``DLT_DEFAULTS`` where nothing sets them."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    for key, value in DLT_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            os.environ.setdefault(key.upper().replace(".", "__"), value)
+
+
+@contextlib.contextmanager
+def harvest_account(demo: bool, settings: RunSettings, scale: str = DEMO_SCALE) -> Iterator[tuple[str, str, str]]:
+    """The real account from dlt config, or a simulator started for the demo."""
+    if not demo:
+        yield resolve_credentials()
+        return
+    from .simulator import run_simulator
+
+    with run_simulator(scale=scale, seed=DEMO_SEED, rate_limit="harvest", time_scale=DEMO_TIME_SCALE) as sim:
+        window = 15.0 / DEMO_TIME_SCALE
+        settings.source_options.setdefault("rate_limit_window_s", window)
+        print(f"Demo: Harvest simulator ({scale} account) at {sim.base_url}, "
+              f"rate limit 100 requests per {window:g} s", flush=True)
+        yield "demo-token", str(sim.account_id), sim.base_url
+
+
+def load(settings: RunSettings, token: str, account_id: str, base_url: str, progress: bool = True) -> RunResult:
+    """``run_load``, with the live progress display around it when ``progress``."""
+    if not progress:
+        return run_load(settings, token, account_id, base_url)
+    report = RunReport()
+    watch = RunProgress(report)
+    settings.progress = watch.collector()
+    with shown(watch):
+        return run_load(settings, token, account_id, base_url, report=report)
+
+
+def _fail(error: HarvestError) -> int:
+    print(f"error: {explain(error)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command; returns its exit code (the console script exits with it)."""
+    args = parse_args(argv)
+    configure_logging(verbose=args.verbose)
+    apply_dlt_defaults()
+    stop_on_signals()  # Ctrl-C and SIGTERM stop the run, even when the parent ignores SIGINT
+    try:
+        resources = selected_resources(args.resources)
+    except HarvestError as error:
+        return _fail(error)
+    settings = RunSettings(
+        destination=args.destination, dataset=args.dataset, pipeline_name=args.pipeline_name,
+        duckdb_file=args.duckdb_file, resources=resources, full_refresh=args.full_refresh,
+        start_date=args.start_date, force_sweep=args.sweep, strict=args.strict,
+    )
+    try:
+        with harvest_account(args.demo, settings, args.demo_scale) as (token, account_id, base_url):
+            result = load(settings, token, account_id, base_url, progress=args.progress)
+    except HarvestError as error:
+        return _fail(error)
+    print(format_summary(result), file=sys.stderr if result.error else sys.stdout)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Analyst views, created in the dataset next to the tables after each load.
+
+The SQL is written once and runs unchanged on DuckDB (and MotherDuck) and PostgreSQL (``base.py``). Every
+view joins on ids and reads names from the entity tables (``clients``, ``projects``, ``tasks``, ``users``),
+never the names embedded in time entries and expenses, which are as Harvest sent them at the record's last
+update and go stale after a rename. Their definitions are in ``people.py`` and ``money.py``; README "Query
+your data" repeats them for analysts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .base import View
+from .money import V_INVOICE_AGING, V_INVOICE_PAYMENTS, V_PROJECT_BUDGET, V_UNINVOICED
+from .people import V_CONTRACTOR_PAYOUTS, V_TIME_ENTRIES, V_UTILIZATION_WEEKLY
+
+log = logging.getLogger("harvest_source")
+
+# destinations whose SQL dialect these views are written (and tested) for
+SUPPORTED_DESTINATIONS = ("duckdb", "motherduck", "postgres")
+
+VIEWS: tuple[View, ...] = (
+    V_TIME_ENTRIES, V_UTILIZATION_WEEKLY, V_UNINVOICED, V_INVOICE_AGING, V_INVOICE_PAYMENTS, V_PROJECT_BUDGET,
+    V_CONTRACTOR_PAYOUTS,
+)
+VIEW_NAMES: tuple[str, ...] = tuple(v.name for v in VIEWS)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def view_sql(view: View, dataset: str) -> str:
+    """The ``CREATE OR REPLACE VIEW`` statement for ``view`` in ``dataset`` (tables qualified by the dataset)."""
+    tables = {t: f"{_quote(dataset)}.{_quote(t)}" for t in view.requires}
+    return f"CREATE OR REPLACE VIEW {_quote(dataset)}.{_quote(view.name)} AS{view.select.format(**tables)}"
+
+
+def _destination_name(pipeline: Any) -> str:
+    destination = getattr(pipeline, "destination", None)
+    kind = getattr(destination, "destination_type", "") or ""
+    return str(kind).rsplit(".", 1)[-1]
+
+
+def _existing_tables(client: Any, dataset: str) -> set[str]:
+    rows = client.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        f"AND table_schema = {_literal(dataset)} AND table_type = 'BASE TABLE'"
+    )
+    return {r[0] for r in rows or []}
+
+
+def create_views(pipeline: Any) -> list[str]:
+    """Create (or replace) the analyst views in ``pipeline``'s dataset; return the names created.
+
+    Runs on DuckDB, MotherDuck and PostgreSQL; other destinations are left alone (returns ``[]``). A view
+    whose source tables are not in the dataset (e.g. only some resources were loaded, or the token may
+    not read them) is skipped, and so is one the database refuses (logged as a warning); neither fails
+    the call. PostgreSQL's ``CREATE OR REPLACE VIEW`` cannot change a view's columns, so when that is
+    refused the old view is dropped and created anew in one transaction.
+    """
+    kind = _destination_name(pipeline)
+    if kind not in SUPPORTED_DESTINATIONS:
+        log.info("Analyst views are created on %s only; not on %s", ", ".join(SUPPORTED_DESTINATIONS), kind)
+        return []
+    dataset = pipeline.dataset_name
+    created: list[str] = []
+    with pipeline.sql_client() as client:
+        existing = _existing_tables(client, dataset)
+        for view in VIEWS:
+            missing = [t for t in view.requires if t not in existing]
+            if missing:
+                log.info("View %s not created: table(s) %s not loaded", view.name, ", ".join(missing))
+                continue
+            statement = view_sql(view, dataset)
+            try:
+                client.execute_sql(statement)
+            except Exception as first_error:  # PostgreSQL: the view's columns changed
+                try:
+                    with client.begin_transaction():
+                        client.execute_sql(f"DROP VIEW IF EXISTS {_quote(dataset)}.{_quote(view.name)}")
+                        client.execute_sql(statement)
+                except Exception as error:
+                    log.warning("View %s not created: %s (first attempt: %s)", view.name, error, first_error)
+                    continue
+            created.append(view.name)
+    return created
+
+
+def drop_views(pipeline: Any) -> list[str]:
+    """Drop the analyst views from ``pipeline``'s dataset; return the names that existed.
+
+    Call it before a full refresh on PostgreSQL: dlt drops the tables with ``DROP TABLE`` (no
+    ``CASCADE``), which PostgreSQL refuses while views depend on them. DuckDB does not track view
+    dependencies, so there it is optional. ``create_views`` after the load puts the views back.
+    """
+    kind = _destination_name(pipeline)
+    if kind not in SUPPORTED_DESTINATIONS:
+        return []
+    dataset = pipeline.dataset_name
+    with pipeline.sql_client() as client:
+        if not client.has_dataset():
+            return []
+        rows = client.execute_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+            f"AND table_schema = {_literal(dataset)} AND table_type = 'VIEW'"
+        )
+        present = {r[0] for r in rows or []}
+        dropped = [name for name in VIEW_NAMES if name in present]
+        for name in dropped:
+            client.execute_sql(f"DROP VIEW IF EXISTS {_quote(dataset)}.{_quote(name)}")
+    return dropped
