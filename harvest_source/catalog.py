@@ -5,8 +5,8 @@ list, or a child listed per parent) and the **request parameters** it sends; eve
 a row (write disposition, keys, dedup, replace-whole, arrow eligibility, first-load append, dlt
 column hints) lives in ``rules.py``. Resources, docs (``catalog_table``), tests and benchmarks read
 this table, so adding an endpoint is adding a row. It is data only and imports nothing of ours. Facts
-(paths, records keys, which endpoints take ``updated_since``, permissions) come from
-``shared/harvest-api-v2.md`` sections 4 and 5.
+(paths, records keys, which endpoints take ``updated_since``, permissions) come from Harvest's API v2
+documentation (https://help.getharvest.com/api-v2/).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A local Harvest API v2 simulator (see /work/shared/harvest-api-v2.md for the behaviour it models).
+"""A local Harvest API v2 simulator (its README lists the behaviours of Harvest's API it models).
 
     with run_simulator(scale="tiny", seed=1) as sim:
         sim.base_url        # http://127.0.0.1:<port>/v2
