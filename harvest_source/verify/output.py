@@ -40,7 +40,8 @@ def sum_check(breakdown: Breakdown, month: Month, subjects: int,
               diffs: list[tuple[Key, str, Decimal, Decimal]], names: dict[Key, str]) -> Check:
     name = f"{breakdown.label} {month.label}"
     if not diffs:
-        return Check(name, "OK", f"{subjects} {_noun(breakdown)} match ({month.start} to {month.end})")
+        count = f"{subjects} {_noun(breakdown)} match" if subjects else f"no {_noun(breakdown)} on either side"
+        return Check(name, "OK", f"{count} ({month.start} to {month.end})")
     keys = list(dict.fromkeys(key for key, *_ in diffs))
     lines = []
     for key in keys[:VERIFY_SHOWN_DIFFERENCES]:
