@@ -5,13 +5,15 @@ Installed by ``pip install .`` (``[project.scripts]``); ``pipelines/harvest_pipe
 settings the checkout's ``.dlt/config.toml`` holds get the same defaults here when nothing configures them.
 
 Exit code 0 when every selected resource loaded, 2 when some were skipped for lack of permission, 1 when
-the run failed.
+the run failed. ``--verify`` loads nothing (``harvest_source.verify``): 0 when every check matches,
+``EXIT_DIFFERS`` (3) when something differs, 1 when it could not check.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -20,12 +22,22 @@ import dlt
 
 from .catalog import TABLES
 from .cli_logs import configure_logging
+from .destination import describe_destination
 from .errors import HarvestConfigError, HarvestError
 from .interrupts import stop_on_signals
 from .progress import RunProgress, shown
 from .report import RunReport
 from .runner import EXIT_FAILED, RunResult, RunSettings, format_summary, resolve_credentials, run_load
-from .settings import DATASET_NAME, DEMO_SCALE, DEMO_SEED, DEMO_TIME_SCALE, DUCKDB_FILE, PIPELINE_NAME
+from .settings import (
+    DATASET_NAME,
+    DEMO_SCALE,
+    DEMO_SEED,
+    DEMO_TIME_SCALE,
+    DUCKDB_FILE,
+    EXIT_DIFFERS,
+    PIPELINE_NAME,
+    VERIFY_MONTHS_BACK,
+)
 from .summary import explain
 
 DEMO_SCALES = ("tiny", "small", "large")
@@ -56,8 +68,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show progress while loading: live on a terminal, a log line every few seconds "
                              "otherwise (default: on)")
+    parser.add_argument("--verify", action="store_true",
+                        help="load nothing: compare the destination with Harvest (row counts, monthly totals "
+                             f"against Harvest's reports); exit 0 all match, {EXIT_DIFFERS} something differs, "
+                             "1 could not check")
+    parser.add_argument("--since", type=_date, help="with --verify: first month to compare, YYYY-MM-DD "
+                                                    f"(default: {VERIFY_MONTHS_BACK} months back)")
+    parser.add_argument("--until", type=_date, help="with --verify: last day to compare (default: today)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request (never the token)")
     return parser.parse_args(argv)
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD") from None
 
 
 def selected_resources(value: str | None) -> list[str] | None:
@@ -127,12 +153,31 @@ def main(argv: list[str] | None = None) -> int:
         duckdb_file=args.duckdb_file, resources=resources, full_refresh=args.full_refresh,
         start_date=args.start_date, force_sweep=args.sweep, strict=args.strict,
     )
+    if args.verify:
+        return verify(args, settings)
     try:
         with harvest_account(args.demo, settings, args.demo_scale) as (token, account_id, base_url):
             result = load(settings, token, account_id, base_url, progress=args.progress)
     except HarvestError as error:
         return _fail(error)
     print(format_summary(result), file=sys.stderr if result.error else sys.stdout)
+    return result.exit_code
+
+
+def verify(args: argparse.Namespace, settings: RunSettings) -> int:
+    """``--verify``: the checks' lines on stdout; exit 0, ``EXIT_DIFFERS`` or 1 (could not check)."""
+    from .verify import format_result, run_verify
+
+    try:
+        with harvest_account(args.demo, settings, args.demo_scale) as (token, account_id, base_url):
+            result = run_verify(settings, token, account_id, base_url, since=args.since, until=args.until)
+    except HarvestError as error:
+        return _fail(error)
+    except Exception as error:  # the destination could not be read: verify could not check
+        print(f"error: verify could not read the destination ({describe_destination(settings)}): "
+              f"{type(error).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_result(result, account_id))
     return result.exit_code
 
 

@@ -61,3 +61,17 @@ DEMO_SEED = 1
 DEMO_TIME_SCALE = 20.0
 PROGRESS_REFRESH_PER_S = 4  # redraws of the live display on a terminal
 PROGRESS_LOG_PERIOD_S = 15.0  # seconds between two progress lines when the output is not a terminal
+
+# -- verify: comparing the destination with Harvest (harvest-dlt --verify) ---------------------------
+# Default --since: the first day of the month this many months before today's (that month to today).
+VERIFY_MONTHS_BACK = 3
+# Exit code when some check differs (0: every check matches, 1: could not check: 401, outage, no destination).
+EXIT_DIFFERS = 3
+# Both sides of a sum are rounded to this many decimal places (half up), then equal within VERIFY_TOLERANCE:
+# Harvest sums binary floats and rounds, so at a half-cent boundary its last digit may go either way.
+VERIFY_PLACES = 2
+VERIFY_TOLERANCE = "0.01"
+# Differing subjects listed under one differing check (the rest counted).
+VERIFY_SHOWN_DIFFERENCES = 5
+# The soft-delete column (deletes issue): rows with a value there are left out of counts and sums.
+SOFT_DELETED_COLUMN = "_harvest_deleted_at"

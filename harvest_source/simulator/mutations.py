@@ -137,7 +137,10 @@ class Mutator:
         return self.store.rng.choice(objs)
 
     # -- generic kinds ------------------------------------------------------------------------------
-    def _update(self, key: str, id: int, fields: dict[str, Any] | None = None) -> None:  # noqa: A002
+    def _update(self, key: str, id: int, fields: dict[str, Any] | None = None,  # noqa: A002
+                touch: bool = True) -> None:
+        """Change ``fields``; ``touch=False`` keeps ``updated_at`` as it was: a change no ``updated_since``
+        listing shows, for tests of reconciliation (``harvest-dlt --verify``): an incremental load cannot see it."""
         if key == "company":
             company = dict(self.store.company)
             company.update(fields or {})
@@ -150,7 +153,7 @@ class Mutator:
             raise ValueError(f"{key} has no field(s) {sorted(unknown)}")
         obj.update(fields or {})
         self._main_id = obj["id"]
-        self._save(key, obj, parent)
+        self._save(key, obj, parent, bump=touch)
 
     def _delete(self, key: str, id: int) -> None:  # noqa: A002
         st = self.store

@@ -245,3 +245,19 @@ def test_control_clock_and_config(fresh):
     assert after > before and after == sim.now()
     changed = httpx.post(f"{base}/__sim__/mutate_random", json={"fraction": 0.05, "seed": 1}).json()
     assert changed["time_entries"]
+
+
+def test_an_update_with_touch_false_keeps_updated_at_and_changes_the_reports(fresh):
+    """The control ``harvest-dlt --verify`` is tested with: a change no ``updated_since`` listing shows."""
+    sim, client = fresh
+    entry = sim.records("time_entries")[0]
+    day = entry["spent_date"]
+    report = {"from": day, "to": day}
+    before = client.get("/reports/time/projects", params=report).json()["results"]
+    hours = {r["project_id"]: r["total_hours"] for r in before}[entry["project"]["id"]]
+    sim.mutate("update", key="time_entries", id=entry["id"], fields={"hours": entry["hours"] + 1}, touch=False)
+    got = client.get(f"/time_entries/{entry['id']}").json()
+    assert got["updated_at"] == entry["updated_at"] and got["hours"] == entry["hours"] + 1
+    assert client.get("/time_entries", params={"updated_since": sim.now()}).json()["time_entries"] == []
+    after = client.get("/reports/time/projects", params=report).json()["results"]
+    assert {r["project_id"]: r["total_hours"] for r in after}[entry["project"]["id"]] == round(hours + 1, 2)
