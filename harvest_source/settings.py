@@ -61,3 +61,18 @@ DEMO_SEED = 1
 DEMO_TIME_SCALE = 20.0
 PROGRESS_REFRESH_PER_S = 4  # redraws of the live display on a terminal
 PROGRESS_LOG_PERIOD_S = 15.0  # seconds between two progress lines when the output is not a terminal
+
+# -- oauth: OAuth2 credentials that refresh themselves (http/oauth.py, token_store.py, authorize.py)
+DEFAULT_ID_URL = "https://id.getharvest.com/api/v2"
+# Refresh this long before expires_in runs out (at most this fraction of the lifetime): a request sent
+# just before the deadline must not arrive just after it.
+OAUTH_REFRESH_MARGIN_S = 300.0
+OAUTH_REFRESH_MARGIN_FRACTION = 0.2
+# When a token response has no expires_in: 17 h, as tap-harvest assumes (reference 1.3, v1 said 18 h).
+OAUTH_DEFAULT_EXPIRES_IN_S = 17 * 3600.0
+OAUTH_TIMEOUT_S = 30.0
+# Where rotated refresh tokens are kept (token_store.py); the env var overrides the default folder.
+TOKEN_DIR_ENV = "HARVEST_DLT_TOKEN_DIR"
+TOKEN_STORE_VERSION = 1
+# harvest-dlt --authorize: how long to wait for the browser to come back to 127.0.0.1.
+AUTHORIZE_WAIT_S = 600.0

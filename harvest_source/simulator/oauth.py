@@ -4,7 +4,8 @@ Forecast account), and the ``oauth2/authorize`` page that sends the browser back
 with a code.
 
 Access tokens live ``token_lifetime_s`` seconds (divided by the time scale, on the real monotonic
-clock); an expired one gets Harvest's invalid_token 401 on API calls. Refresh tokens rotate: each use
+clock), or, for tests that need the expiry at an exact point of a run, ``access_token_uses`` API calls;
+an expired one gets Harvest's invalid_token 401 on API calls. Refresh tokens rotate: each use
 returns a new one and the old one stops working (Harvest's own rotation is not documented: the strict
 reading, so a connector that keeps the newest token is tested). Error bodies follow RFC 6749
 (``invalid_grant``/``invalid_client``); Harvest's exact ones are not recorded.
@@ -54,6 +55,8 @@ class IdService:
         self._refresh: set[str] = {refresh_token} if refresh_token else set()
         self._codes: dict[str, str] = {}  # code -> redirect_uri it was issued for
         self._access: dict[str, float] = {}  # access token -> expiry (clock seconds)
+        self._uses: dict[str, int] = {}  # access token -> API calls it authenticated
+        self.access_token_uses: int | None = None  # set: a token expires after this many API calls
         self.counts = {"authorization_code": 0, "refresh_token": 0, "refused": 0, "expired_access": 0}
 
     # ------------------------------------------------------------------ used by the API's authentication
@@ -63,7 +66,9 @@ class IdService:
             expiry = self._access.get(token)
             if expiry is None:
                 return None
-            if expiry > self._clock():
+            uses = self._uses[token] = self._uses.get(token, 0) + 1
+            within = self.access_token_uses is None or uses <= self.access_token_uses
+            if expiry > self._clock() and within:
                 return "live"
             self.counts["expired_access"] += 1
             return "expired"
@@ -99,6 +104,7 @@ class IdService:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"client_id": self.client_id, "token_lifetime_s": self.token_lifetime_s,
+                    "access_token_uses": self.access_token_uses,
                     "live_refresh_tokens": len(self._refresh), "access_tokens_issued": len(self._access),
                     **self.counts}
 
@@ -108,6 +114,10 @@ class IdService:
             return Response(200, dumps(self.snapshot()))
         if (method, path) == ("POST", "/__sim__/oauth/revoke"):
             return Response(200, dumps({"revoked": self.revoke(doc.get("refresh_token"))}))
+        if (method, path) == ("POST", "/__sim__/oauth"):  # {"access_token_uses": N}: expiry by use count
+            uses = doc.get("access_token_uses")
+            self.access_token_uses = int(uses) if uses is not None else None
+            return Response(200, dumps(self.snapshot()))
         if (method, path) == ("POST", "/__sim__/oauth/expire"):
             return Response(200, dumps({"expired": self.expire_access_tokens()}))
         return None
