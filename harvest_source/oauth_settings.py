@@ -30,8 +30,9 @@ class OAuthSettings:
     @classmethod
     def from_values(
         cls, client_id: object, client_secret: object, refresh_token: object = None,
-        id_url: object = None, token_dir: object = None,
+        id_url: object = None, token_dir: object = None, *, need_token: bool = True,
     ) -> OAuthSettings:
+        """Checked settings; ``need_token``: a refresh token must be configured or stored (not for --authorize)."""
         missing = [name for name, value in (("client_id", client_id), ("client_secret", client_secret))
                    if not str(value or "").strip()]
         if missing:
@@ -44,7 +45,7 @@ class OAuthSettings:
             raise HarvestConfigError(f"id_url {url!r} is not an http(s) URL", hint=f"leave it unset ({DEFAULT_ID_URL})")
         settings = cls(str(client_id).strip(), str(client_secret).strip(), str(refresh_token or "").strip(), url,
                        str(token_dir) if token_dir else None)
-        if not settings.store().load():
+        if need_token and not settings.store().load():
             raise HarvestConfigError("no OAuth refresh token: none is configured and none is stored",
                                      hint=REAUTHORIZE_HINT)
         return settings

@@ -73,13 +73,13 @@ def resolve_credentials() -> tuple[str | OAuthSettings, str, str]:
     return credentials, str(account), str(base_url)
 
 
-def oauth_from_config() -> OAuthSettings:
+def oauth_from_config(need_token: bool = True) -> OAuthSettings:
     """The OAuth app's settings under ``[sources.harvest]`` (checked: it raises what is missing)."""
     return OAuthSettings.from_values(
         dlt.secrets.get("sources.harvest.client_id"), dlt.secrets.get("sources.harvest.client_secret"),
         dlt.secrets.get("sources.harvest.refresh_token"),
         dlt.config.get("sources.harvest.id_url") or dlt.secrets.get("sources.harvest.id_url"),
-        dlt.config.get("sources.harvest.token_dir"),
+        dlt.config.get("sources.harvest.token_dir"), need_token=need_token,
     )
 
 
