@@ -57,6 +57,7 @@ class IdService:
         self._access: dict[str, float] = {}  # access token -> expiry (clock seconds)
         self._uses: dict[str, int] = {}  # access token -> API calls it authenticated
         self.access_token_uses: int | None = None  # set: a token expires after this many API calls
+        self.issued: list[str] = []  # every token handed out (tests scan outputs for them)
         self.counts = {"authorization_code": 0, "refresh_token": 0, "refused": 0, "expired_access": 0}
 
     # ------------------------------------------------------------------ used by the API's authentication
@@ -171,6 +172,7 @@ class IdService:
             refresh = "sim-refresh-" + secrets.token_urlsafe(16)
             self._access[access] = self._clock() + self.token_lifetime_s / self.time_scale
             self._refresh.add(refresh)
+            self.issued += [access, refresh]
         return Response(200, dumps({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
                                     "expires_in": int(self.token_lifetime_s) if self.token_lifetime_s >= 1
                                     else self.token_lifetime_s}))
