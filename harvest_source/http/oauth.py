@@ -4,7 +4,8 @@ Beside ``TokenAuth`` (a fixed personal access token): the access token is obtain
 (``{id_url}/oauth2/token``, ``grant_type=refresh_token``) on the first request, refreshed before its
 ``expires_in`` runs out, and refreshed once more when Harvest answers 401 in the middle of a run (a
 revoked or early-expired token); the request is then sent again. A second 401 right after a fresh
-token is not a stale token: it fails with what to do. A refresh token Harvest returns replaces the
+token is not a stale token: it fails with what to do (unless another thread has replaced that token
+meanwhile: then it expired under us, and the request gets one more try with the newest). A refresh token Harvest returns replaces the
 old one in the ``TokenStore`` at once, so the next run uses it.
 
 Threads: many page threads share one client; one lock makes a single thread refresh while the others
@@ -142,8 +143,13 @@ class OAuthRefreshAuth(httpx.Auth):
         if response.status_code != 401:
             return
         log.info("GET %s: 401 with the current OAuth access token; refreshing it once", request.url.path)
-        self._sign(request, self.access_token(stale=token))
+        fresh = self.access_token(stale=token)
+        self._sign(request, fresh)
         response = yield request
+        if response.status_code == 401 and self._replaced(fresh):
+            # another thread refreshed meanwhile: that token expired under us, it was not refused
+            self._sign(request, self.access_token())
+            response = yield request
         if response.status_code == 401:
             raise HarvestAuthError(
                 f"GET {request.url.path}: Harvest refused a freshly refreshed OAuth access token for account "
@@ -151,6 +157,10 @@ class OAuthRefreshAuth(httpx.Auth):
                 hint=f"check that account_id is an account the authorizing user can reach ({self.id_url}/accounts "
                      "lists them) and that the app's access was not removed; if it was, " + REAUTHORIZE_HINT,
             )
+
+    def _replaced(self, token: str) -> bool:
+        with self._lock:
+            return self._access != token
 
     def _sign(self, request: httpx.Request, token: str) -> None:
         request.headers["Authorization"] = f"Bearer {token}"

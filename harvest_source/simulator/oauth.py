@@ -4,8 +4,8 @@ Forecast account), and the ``oauth2/authorize`` page that sends the browser back
 with a code.
 
 Access tokens live ``token_lifetime_s`` seconds (divided by the time scale, on the real monotonic
-clock), or, for tests that need the expiry at an exact point of a run, ``access_token_uses`` API calls;
-an expired one gets Harvest's invalid_token 401 on API calls. Refresh tokens rotate: each use
+clock); for tests that need expiry at exact points of a run, ``expire_every_calls`` expires every
+access token after each N-th API call made with one. An expired one gets Harvest's invalid_token 401 on API calls. Refresh tokens rotate: each use
 returns a new one and the old one stops working (Harvest's own rotation is not documented: the strict
 reading, so a connector that keeps the newest token is tested). Error bodies follow RFC 6749
 (``invalid_grant``/``invalid_client``); Harvest's exact ones are not recorded.
@@ -55,8 +55,8 @@ class IdService:
         self._refresh: set[str] = {refresh_token} if refresh_token else set()
         self._codes: dict[str, str] = {}  # code -> redirect_uri it was issued for
         self._access: dict[str, float] = {}  # access token -> expiry (clock seconds)
-        self._uses: dict[str, int] = {}  # access token -> API calls it authenticated
-        self.access_token_uses: int | None = None  # set: a token expires after this many API calls
+        self._calls = 0  # API calls authenticated with an issued token
+        self.expire_every_calls: int | None = None  # set: every N such calls, all access tokens expire
         self.issued: list[str] = []  # every token handed out (tests scan outputs for them)
         self.counts = {"authorization_code": 0, "refresh_token": 0, "refused": 0, "expired_access": 0}
 
@@ -67,9 +67,12 @@ class IdService:
             expiry = self._access.get(token)
             if expiry is None:
                 return None
-            uses = self._uses[token] = self._uses.get(token, 0) + 1
-            within = self.access_token_uses is None or uses <= self.access_token_uses
-            if expiry > self._clock() and within:
+            now = self._clock()
+            if expiry > now:
+                self._calls += 1
+                if self.expire_every_calls and self._calls % self.expire_every_calls == 0:
+                    for issued in self._access:  # this call passes; the next ones need a new token
+                        self._access[issued] = min(self._access[issued], now)
                 return "live"
             self.counts["expired_access"] += 1
             return "expired"
@@ -105,7 +108,7 @@ class IdService:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"client_id": self.client_id, "token_lifetime_s": self.token_lifetime_s,
-                    "access_token_uses": self.access_token_uses,
+                    "expire_every_calls": self.expire_every_calls,
                     "live_refresh_tokens": len(self._refresh), "access_tokens_issued": len(self._access),
                     **self.counts}
 
@@ -115,9 +118,9 @@ class IdService:
             return Response(200, dumps(self.snapshot()))
         if (method, path) == ("POST", "/__sim__/oauth/revoke"):
             return Response(200, dumps({"revoked": self.revoke(doc.get("refresh_token"))}))
-        if (method, path) == ("POST", "/__sim__/oauth"):  # {"access_token_uses": N}: expiry by use count
-            uses = doc.get("access_token_uses")
-            self.access_token_uses = int(uses) if uses is not None else None
+        if (method, path) == ("POST", "/__sim__/oauth"):  # {"expire_every_calls": N}: expiry at exact points
+            every = doc.get("expire_every_calls")
+            self.expire_every_calls = int(every) if every else None
             return Response(200, dumps(self.snapshot()))
         if (method, path) == ("POST", "/__sim__/oauth/expire"):
             return Response(200, dumps({"expired": self.expire_access_tokens()}))

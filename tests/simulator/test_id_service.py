@@ -72,10 +72,10 @@ def test_access_tokens_expire_by_lifetime_use_count_and_on_demand():
     with run_simulator("tiny", token="pat-only", oauth_client_id=CID, oauth_client_secret=SECRET,
                        refresh_token=R0) as sim:
         root = sim.base_url[:-3]
-        assert httpx.post(f"{root}/__sim__/oauth", json={"access_token_uses": 2}).json()["access_token_uses"] == 2
+        assert httpx.post(f"{root}/__sim__/oauth", json={"expire_every_calls": 2}).json()["expire_every_calls"] == 2
         body = _refresh(sim, R0).json()
         assert [_me(sim, body["access_token"]) for _ in range(3)] == [200, 200, 401]
-        httpx.post(f"{root}/__sim__/oauth", json={"access_token_uses": None})
+        httpx.post(f"{root}/__sim__/oauth", json={"expire_every_calls": None})
         body = _refresh(sim, body["refresh_token"]).json()
         assert _me(sim, body["access_token"]) == 200
         assert httpx.post(f"{root}/__sim__/oauth/expire").json()["expired"] == 2
