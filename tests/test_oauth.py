@@ -84,9 +84,9 @@ def test_short_token_lifetime_is_refreshed_before_it_runs_out(loader_for):
 def test_a_second_401_after_a_fresh_token_fails_with_what_to_do(loader_for):
     with oauth_sim() as sim:
         settings = settings_for(sim)
-        with HarvestClient(None, "999", sim.base_url, oauth=settings) as client:  # an account the app cannot reach
-            with pytest.raises(HarvestAuthError) as caught:
-                client.get_json("users/me")
+        # 999: an account the app cannot reach
+        with HarvestClient(None, "999", sim.base_url, oauth=settings) as client, pytest.raises(HarvestAuthError) as caught:
+            client.get_json("users/me")
         text = str(caught.value)
         assert "freshly refreshed OAuth access token for account 999 (401)" in text
         assert "/accounts lists them" in text and "--authorize" in text

@@ -5,8 +5,8 @@ Beside ``TokenAuth`` (a fixed personal access token): the access token is obtain
 ``expires_in`` runs out, and refreshed once more when Harvest answers 401 in the middle of a run (a
 revoked or early-expired token); the request is then sent again. A second 401 right after a fresh
 token is not a stale token: it fails with what to do (unless another thread has replaced that token
-meanwhile: then it expired under us, and the request gets one more try with the newest). A refresh token Harvest returns replaces the
-old one in the ``TokenStore`` at once, so the next run uses it.
+meanwhile: then it expired under us, and the request gets one more try with the newest). A refresh
+token Harvest returns replaces the old one in the ``TokenStore`` at once, so the next run uses it.
 
 Threads: many page threads share one client; one lock makes a single thread refresh while the others
 wait for its token, and a thread whose 401 came from a token another thread has already replaced just
