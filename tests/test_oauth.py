@@ -84,8 +84,8 @@ def test_short_token_lifetime_is_refreshed_before_it_runs_out(loader_for):
 def test_a_second_401_after_a_fresh_token_fails_with_what_to_do(loader_for):
     with oauth_sim() as sim:
         settings = settings_for(sim)
-        # 999: an account the app cannot reach
-        with HarvestClient(None, "999", sim.base_url, oauth=settings) as client, pytest.raises(HarvestAuthError) as caught:
+        client = HarvestClient(None, "999", sim.base_url, oauth=settings)  # an account the app cannot reach
+        with client, pytest.raises(HarvestAuthError) as caught:
             client.get_json("users/me")
         text = str(caught.value)
         assert "freshly refreshed OAuth access token for account 999 (401)" in text

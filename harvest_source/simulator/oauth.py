@@ -3,12 +3,12 @@
 Forecast account), and the ``oauth2/authorize`` page that sends the browser back to the redirect URL
 with a code.
 
-Access tokens live ``token_lifetime_s`` seconds (divided by the time scale, on the real monotonic
-clock); for tests that need expiry at exact points of a run, ``expire_every_calls`` expires every
-access token after each N-th API call made with one. An expired one gets Harvest's invalid_token 401
-on API calls. Refresh tokens rotate: each use returns a new one and the old one stops working (Harvest's own rotation is not documented: the strict
-reading, so a connector that keeps the newest token is tested). Error bodies follow RFC 6749
-(``invalid_grant``/``invalid_client``); Harvest's exact ones are not recorded.
+Access tokens live ``token_lifetime_s`` seconds (divided by the time scale, on the real monotonic clock);
+for tests that need expiry at exact points of a run, ``expire_every_calls`` expires every access token
+after each N-th API call made with one. An expired one gets Harvest's invalid_token 401 on API calls.
+Refresh tokens rotate: each use returns a new one and the old one stops working (Harvest's own rotation
+is not documented: the strict reading, so a connector that keeps the newest token is tested). Error
+bodies follow RFC 6749 (``invalid_grant``/``invalid_client``); Harvest's exact ones are not recorded.
 """
 
 from __future__ import annotations
