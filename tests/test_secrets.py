@@ -1,4 +1,5 @@
-"""The access token never leaks (issue 5, point 7), nor do OAuth's client secret, access and refresh tokens: not in stdout or stderr (with -v, dlt's progress and
+"""The access token never leaks (issue 5, point 7), nor do OAuth's client secret, access and refresh tokens
+(issue 15): not in stdout or stderr (with -v, dlt's progress and
 DEBUG logging on), not in exception messages or logged tracebacks, not in dlt's trace, not in the load
 packages or anything else in the pipeline's working folder, not in the destination's tables. Checked after
 runs that succeeded and runs that failed (wrong token, an endpoint that keeps failing, a run killed in the
