@@ -252,3 +252,11 @@ def test_authorize_end_to_end_then_a_load_with_the_stored_token(tmp_path, loader
         # the next run needs only client_id and client_secret: the refresh token is in the store
         result = loader_for(sim, token=settings_for(sim, refresh_token=None)).run()
         assert result.exit_code == EXIT_OK, result.error
+
+
+def test_authorize_without_an_oauth_app_says_what_to_set(capsys):
+    from harvest_source.cli import main
+
+    assert main(["--authorize"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "OAuth needs client_id and client_secret" in err and "secrets.toml" in err
