@@ -113,6 +113,12 @@ def harvest_source(
     oauth = None
     if not access_token and (client_id or client_secret):
         oauth = OAuthSettings.from_values(client_id, client_secret, refresh_token, id_url, token_dir)
+    elif access_token is None:  # dlt cannot say "one of two": the either/or is checked here
+        raise HarvestConfigError(
+            "missing Harvest setting(s) access_token",
+            hint="set SOURCES__HARVEST__ACCESS_TOKEN (or .dlt/secrets.toml [sources.harvest]), or an OAuth app's "
+                 "client_id and client_secret (README: Connecting with OAuth2), or try --demo",
+        )
     client = HarvestClient(
         access_token, account_id, base_url, oauth=oauth, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
