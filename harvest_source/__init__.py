@@ -20,6 +20,7 @@ from .catalog import ENDPOINTS, TABLES
 from .client import HarvestClient
 from .errors import HarvestConfigError, HarvestError
 from .listing_window import iso
+from .oauth_settings import OAuthSettings
 from .report import RunReport
 from .resources import Options, build_resources
 from .settings import (
@@ -27,6 +28,7 @@ from .settings import (
     DEFAULT_BACKOFF_CAP_S,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
+    DEFAULT_ID_URL,
     DEFAULT_LOOKBACK_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_RETRY_WAIT_S,
@@ -72,8 +74,13 @@ def check_resources(names: Sequence[str]) -> list[str]:
 
 @dlt.source(name="harvest", section="harvest", max_table_nesting=2, root_key=True)
 def harvest_source(
-    access_token: str = dlt.secrets.value,
+    access_token: str | None = dlt.secrets.value,
     account_id: str = dlt.secrets.value,
+    client_id: str | None = dlt.secrets.value,
+    client_secret: str | None = dlt.secrets.value,
+    refresh_token: str | None = dlt.secrets.value,
+    id_url: str = DEFAULT_ID_URL,
+    token_dir: str | None = None,
     base_url: str = DEFAULT_BASE_URL,
     user_agent: str = DEFAULT_USER_AGENT,
     start_date: str | None = None,
@@ -96,12 +103,24 @@ def harvest_source(
 
     ``report`` (a ``RunReport``, one per run: its stop signal ends the client's requests once the run
     fails) receives skipped resources and the client's request stats;
+    Credentials: ``access_token`` (a Personal Access Token), or an OAuth app's ``client_id`` and
+    ``client_secret`` with a ``refresh_token`` (or the one ``harvest-dlt --authorize`` stored in
+    ``token_dir``): access tokens are then obtained from ``id_url`` and refreshed as they expire.
     ``transport`` (an ``httpx`` transport) is for tests. ``arrow`` (default on) decodes the pages of
     flat tables (time entries, expenses, ...) straight into arrow tables: same tables, far less CPU.
     """
     report = report if report is not None else RunReport()
+    oauth = None
+    if not access_token and (client_id or client_secret):
+        oauth = OAuthSettings.from_values(client_id, client_secret, refresh_token, id_url, token_dir)
+    elif access_token is None:  # dlt cannot say "one of two": the either/or is checked here
+        raise HarvestConfigError(
+            "missing Harvest setting(s) access_token",
+            hint="set SOURCES__HARVEST__ACCESS_TOKEN (or .dlt/secrets.toml [sources.harvest]), or an OAuth app's "
+                 "client_id and client_secret (README: Connecting with OAuth2), or try --demo",
+        )
     client = HarvestClient(
-        access_token, account_id, base_url, user_agent=user_agent, transport=transport,
+        access_token, account_id, base_url, oauth=oauth, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),
         rate_limit=(RATE_LIMIT_REQUESTS, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),

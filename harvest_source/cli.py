@@ -25,9 +25,18 @@ from .cli_logs import configure_logging
 from .destination import describe_destination
 from .errors import HarvestConfigError, HarvestError
 from .interrupts import stop_on_signals
+from .oauth_settings import OAuthSettings
 from .progress import RunProgress, shown
 from .report import RunReport
-from .runner import EXIT_FAILED, RunResult, RunSettings, format_summary, resolve_credentials, run_load
+from .runner import (
+    EXIT_FAILED,
+    RunResult,
+    RunSettings,
+    format_summary,
+    oauth_from_config,
+    resolve_credentials,
+    run_load,
+)
 from .settings import (
     DATASET_NAME,
     DEMO_SCALE,
@@ -75,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--since", type=_date, help="with --verify: first month to compare, YYYY-MM-DD "
                                                     f"(default: {VERIFY_MONTHS_BACK} months back)")
     parser.add_argument("--until", type=_date, help="with --verify: last day to compare (default: today)")
+    parser.add_argument("--authorize", action="store_true",
+                        help="connect an OAuth app (client_id, client_secret in secrets): print the authorize URL, "
+                             "receive the browser's redirect on 127.0.0.1 and store the refresh token")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request (never the token)")
     return parser.parse_args(argv)
 
@@ -107,7 +119,9 @@ def apply_dlt_defaults() -> None:
 
 
 @contextlib.contextmanager
-def harvest_account(demo: bool, settings: RunSettings, scale: str = DEMO_SCALE) -> Iterator[tuple[str, str, str]]:
+def harvest_account(
+    demo: bool, settings: RunSettings, scale: str = DEMO_SCALE
+) -> Iterator[tuple[str | OAuthSettings, str, str]]:
     """The real account from dlt config, or a simulator started for the demo."""
     if not demo:
         yield resolve_credentials()
@@ -122,7 +136,9 @@ def harvest_account(demo: bool, settings: RunSettings, scale: str = DEMO_SCALE) 
         yield "demo-token", str(sim.account_id), sim.base_url
 
 
-def load(settings: RunSettings, token: str, account_id: str, base_url: str, progress: bool = True) -> RunResult:
+def load(
+    settings: RunSettings, token: str | OAuthSettings, account_id: str, base_url: str, progress: bool = True
+) -> RunResult:
     """``run_load``, with the live progress display around it when ``progress``."""
     if not progress:
         return run_load(settings, token, account_id, base_url)
@@ -138,12 +154,24 @@ def _fail(error: HarvestError) -> int:
     return EXIT_FAILED
 
 
+def _authorize() -> int:
+    from .authorize import run_authorize
+
+    try:
+        run_authorize(oauth_from_config(need_token=False))
+    except HarvestError as error:
+        return _fail(error)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command; returns its exit code (the console script exits with it)."""
     args = parse_args(argv)
     configure_logging(verbose=args.verbose)
     apply_dlt_defaults()
     stop_on_signals()  # Ctrl-C and SIGTERM stop the run, even when the parent ignores SIGINT
+    if args.authorize:
+        return _authorize()
     try:
         resources = selected_resources(args.resources)
     except HarvestError as error:

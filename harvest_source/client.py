@@ -29,11 +29,13 @@ from .errors import UnreadableBody
 from .http.auth import TokenAuth
 from .http.checks import check_account_id, check_base_url, check_max_attempts, check_token, check_user_agent
 from .http.decoding import Enveloped, JsonPage, PageT, decode_json, json_page, keep_body, record_count, require_json
+from .http.oauth import OAuthRefreshAuth
 from .http.pacing import bucket_pacers
 from .http.paging import Listing, Query
 from .http.retry import RetryBudget, RetryPolicy
 from .http.stats import ClientStats
 from .http.transport import BUCKET, BUDGET, PacedRetryTransport, log_request
+from .oauth_settings import OAuthSettings
 from .settings import (
     DEFAULT_BACKOFF_BASE_S,
     DEFAULT_BACKOFF_CAP_S,
@@ -58,7 +60,7 @@ class HarvestClient:
 
     def __init__(
         self,
-        access_token: str,
+        access_token: str | None,
         account_id: str | int,
         base_url: str = DEFAULT_BASE_URL,
         *,
@@ -77,15 +79,19 @@ class HarvestClient:
         clock: Callable[[], float] | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
         stop: threading.Event | None = None,
+        oauth: OAuthSettings | None = None,
     ) -> None:
-        token = check_token(access_token)
+        token = check_token(access_token) if oauth is None else ""
         self.account_id = check_account_id(account_id)
         self.base_url = check_base_url(base_url)
         check_user_agent(user_agent)
         policy = RetryPolicy(check_max_attempts(max_attempts), max_retry_wait_s, backoff_base_s, backoff_cap_s)
         self.max_pages = max_pages
         self._base = httpx.URL(self.base_url + "/")
-        self._auth = TokenAuth(token, self.account_id)
+        self._auth: TokenAuth | OAuthRefreshAuth = (
+            TokenAuth(token, self.account_id) if oauth is None
+            else oauth.auth(self.account_id, user_agent=user_agent, transport=transport)
+        )
         self._stop = stop if stop is not None else threading.Event()
         self._unlogged = threading.local()  # a read-ahead body's log line, until its page thread decodes it
         self.stats = ClientStats()
@@ -108,6 +114,8 @@ class HarvestClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._http.close()
+        if isinstance(self._auth, OAuthRefreshAuth):
+            self._auth.close()
 
     def stop(self) -> None:
         """End every request of this client that has not been sent and every back-off and pacer wait now

@@ -21,6 +21,7 @@ from .destination import describe_destination, file_format, make_pipeline, open_
 from .drift import FieldWatch, describe_schema_changes, schema_columns
 from .errors import HarvestConfigError, HarvestError
 from .interrupts import marked_on_signal
+from .oauth_settings import OAuthSettings
 from .recovery import discard_failed_extract, finish_pending, forget_orphaned_state, guard_account
 from .report import RunReport
 from .run_types import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, RunResult, RunSettings
@@ -47,24 +48,44 @@ class MissingCredentials(HarvestConfigError):
         return self.message
 
 
-def resolve_credentials() -> tuple[str, str, str]:
-    """Token, account id and base URL from dlt config (secrets.toml or env vars)."""
+def resolve_credentials() -> tuple[str | OAuthSettings, str, str]:
+    """Credentials, account id and base URL from dlt config (secrets.toml or env vars).
+
+    The credentials are ``access_token`` (a Personal Access Token) or, without one, an OAuth app
+    (``client_id`` + ``client_secret`` + ``refresh_token``, or the token ``--authorize`` stored)."""
     token = dlt.secrets.get("sources.harvest.access_token")
     account = dlt.secrets.get("sources.harvest.account_id") or dlt.config.get("sources.harvest.account_id")
     base_url = dlt.config.get("sources.harvest.base_url") or DEFAULT_BASE_URL
-    missing = [name for name, value in (("access_token", token), ("account_id", account)) if not value]
+    client_id = dlt.secrets.get("sources.harvest.client_id")
+    credentials: str | OAuthSettings | None = str(token) if token else None
+    if not token and client_id:
+        credentials = oauth_from_config()
+    missing = [name for name, value in (("access_token", credentials), ("account_id", account)) if not value]
     if missing:
         raise MissingCredentials(
             "missing Harvest setting(s) " + ", ".join(missing),
             hint="put them in .dlt/secrets.toml under [sources.harvest] or set "
             + " and ".join(f"SOURCES__HARVEST__{m.upper()}" for m in missing)
-            + " (a Personal Access Token from https://id.getharvest.com/developers), or try --demo",
+            + " (a Personal Access Token from https://id.getharvest.com/developers, or an OAuth app's "
+            "client_id, client_secret and refresh_token), or try --demo",
         )
-    return str(token), str(account), str(base_url)
+    assert credentials is not None
+    return credentials, str(account), str(base_url)
+
+
+def oauth_from_config(need_token: bool = True) -> OAuthSettings:
+    """The OAuth app's settings under ``[sources.harvest]`` (checked: it raises what is missing)."""
+    return OAuthSettings.from_values(
+        dlt.secrets.get("sources.harvest.client_id"), dlt.secrets.get("sources.harvest.client_secret"),
+        dlt.secrets.get("sources.harvest.refresh_token"),
+        dlt.config.get("sources.harvest.id_url") or dlt.secrets.get("sources.harvest.id_url"),
+        dlt.config.get("sources.harvest.token_dir"), need_token=need_token,
+    )
 
 
 def run_load(
-    settings: RunSettings, access_token: str, account_id: str, base_url: str, report: RunReport | None = None
+    settings: RunSettings, access_token: str | OAuthSettings, account_id: str, base_url: str,
+    report: RunReport | None = None,
 ) -> RunResult:
     """Run one load and report; never raises for Harvest, config or pipeline errors.
 
@@ -74,7 +95,9 @@ def run_load(
         return _load(settings, access_token, account_id, base_url, report)
 
 
-def _load(settings: RunSettings, access_token: str, account_id: str, base_url: str, report: RunReport) -> RunResult:
+def _load(
+    settings: RunSettings, access_token: str | OAuthSettings, account_id: str, base_url: str, report: RunReport
+) -> RunResult:
     started = time.monotonic()
     result = RunResult(exit_code=EXIT_FAILED)
     duckdb_connection = pipeline = None
@@ -82,8 +105,8 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         resources = check_resources(list(settings.resources)) if settings.resources else None
         # built before anything touches the destination: a bad setting fails here, with no I/O done
         source = harvest_source(
-            access_token=access_token, account_id=account_id, base_url=base_url, start_date=settings.start_date,
-            force_sweep=settings.force_sweep, strict=settings.strict, report=report,
+            **credential_options(access_token), account_id=account_id, base_url=base_url,
+            start_date=settings.start_date, force_sweep=settings.force_sweep, strict=settings.strict, report=report,
             **settings.source_options,
         )
         if resources:
@@ -133,6 +156,15 @@ def _load(settings: RunSettings, access_token: str, account_id: str, base_url: s
         result.stats = dict(outcome.stats)
         result.requests, result.retries, result.throttled = outcome.requests, outcome.retries, outcome.throttled
     return result
+
+
+def credential_options(credentials: str | OAuthSettings) -> dict[str, str | None]:
+    """``harvest_source()``'s credential arguments for a Personal Access Token or an OAuth app."""
+    if isinstance(credentials, OAuthSettings):
+        return {"access_token": None, "client_id": credentials.client_id, "client_secret": credentials.client_secret,
+                "refresh_token": credentials.refresh_token, "id_url": credentials.id_url,
+                "token_dir": credentials.token_dir}
+    return {"access_token": credentials}
 
 
 def _clean_up_after_failure(pipeline: dlt.Pipeline | None) -> None:

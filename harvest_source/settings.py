@@ -75,3 +75,18 @@ VERIFY_TOLERANCE = "0.01"
 VERIFY_SHOWN_DIFFERENCES = 5
 # The soft-delete column (deletes issue): rows with a value there are left out of counts and sums.
 SOFT_DELETED_COLUMN = "_harvest_deleted_at"
+
+# -- oauth: OAuth2 credentials that refresh themselves (http/oauth.py, token_store.py, authorize.py)
+DEFAULT_ID_URL = "https://id.getharvest.com/api/v2"
+# Refresh this long before expires_in runs out (at most this fraction of the lifetime): a request sent
+# just before the deadline must not arrive just after it.
+OAUTH_REFRESH_MARGIN_S = 300.0
+OAUTH_REFRESH_MARGIN_FRACTION = 0.2
+# When a token response has no expires_in: 17 h, as tap-harvest assumes (reference 1.3, v1 said 18 h).
+OAUTH_DEFAULT_EXPIRES_IN_S = 17 * 3600.0
+OAUTH_TIMEOUT_S = 30.0
+# Where rotated refresh tokens are kept (token_store.py); the env var overrides the default folder.
+TOKEN_DIR_ENV = "HARVEST_DLT_TOKEN_DIR"
+TOKEN_STORE_VERSION = 1
+# harvest-dlt --authorize: how long to wait for the browser to come back to 127.0.0.1.
+AUTHORIZE_WAIT_S = 600.0

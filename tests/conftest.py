@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from harvest_source.runner import RunResult, RunSettings, run_load
+from harvest_source.settings import TOKEN_DIR_ENV
 from harvest_source.simulator.clock import NOW_ENV, PINNED_NOW
 
 # Every simulator a test starts (in process or as a subprocess) generates the account of this fixed "now",
@@ -29,6 +30,7 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             monkeypatch.delenv(name)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_home"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.setenv(TOKEN_DIR_ENV, str(tmp_path / "oauth_tokens"))  # never the user's ~/.config
     monkeypatch.chdir(tmp_path)
     yield
 
@@ -36,7 +38,7 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 class Loader:
     """Runs the connector against a simulator into one DuckDB file and reads it back."""
 
-    def __init__(self, sim: Any, folder: Path, token: str | None = None, name: str = "harvest") -> None:
+    def __init__(self, sim: Any, folder: Path, token: Any = None, name: str = "harvest") -> None:
         self.sim, self.folder, self.name = sim, folder, name
         self.token = token or getattr(sim, "admin_token", None) or "admin-token"
         self.file = str(folder / f"{name}.duckdb")
@@ -90,7 +92,7 @@ class Loader:
 def loader_for(tmp_path: Path):
     """Make a Loader for a simulator: ``loader_for(sim, name="fresh")``."""
 
-    def make(sim: Any, name: str = "harvest", token: str | None = None) -> Loader:
+    def make(sim: Any, name: str = "harvest", token: Any = None) -> Loader:
         return Loader(sim, tmp_path, token=token, name=name)
 
     return make

@@ -18,7 +18,7 @@ from reliability.support import cli_env, driver_cmd, run_cli
 from harvest_source import harvest_source
 from harvest_source.destination import make_pipeline
 from harvest_source.dlt_compat.storage import unfinished_extract_folders
-from harvest_source.errors import CREDENTIALS_HINT
+from harvest_source.errors import CREDENTIALS_HINT, HarvestConfigError
 from harvest_source.run_types import EXIT_FAILED, EXIT_OK, RunSettings
 from harvest_source.simulator import run_simulator
 from harvest_source.summary import explain, format_summary
@@ -57,8 +57,14 @@ def test_a_missing_harvest_setting_through_dlt_still_names_the_harvest_variables
     with pytest.raises(ConfigFieldMissingException) as missing:
         harvest_source()
     message = explain(missing.value)
+    assert message.startswith("missing Harvest setting(s) account_id"), message
+    assert "SOURCES__HARVEST__ACCOUNT_ID" in message and "--demo" in message
+    # the credentials are one of two (access_token, or an OAuth app): checked by the source, same message
+    with pytest.raises(HarvestConfigError) as missing_token:
+        harvest_source(account_id="1")
+    message = explain(missing_token.value)
     assert message.startswith("missing Harvest setting(s) access_token"), message
-    assert "SOURCES__HARVEST__ACCESS_TOKEN" in message and "--demo" in message
+    assert "SOURCES__HARVEST__ACCESS_TOKEN" in message and "client_id" in message and "--demo" in message
 
 
 # -- 2. one clean message --------------------------------------------------------------------------------

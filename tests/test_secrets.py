@@ -1,4 +1,5 @@
-"""The access token never leaks (issue 5, point 7): not in stdout or stderr (with -v, dlt's progress and
+"""The access token never leaks (issue 5, point 7), nor do OAuth's client secret, access and refresh tokens
+(issue 15): not in stdout or stderr (with -v, dlt's progress and
 DEBUG logging on), not in exception messages or logged tracebacks, not in dlt's trace, not in the load
 packages or anything else in the pipeline's working folder, not in the destination's tables. Checked after
 runs that succeeded and runs that failed (wrong token, an endpoint that keeps failing, a run killed in the
@@ -88,19 +89,23 @@ def _contents(path: Path) -> list[bytes]:
 SCANNED = {"files": 0, "values": 0}  # for the figures the tests print
 
 
-def leaks_in_folder(root: Path) -> list[str]:
+def _has(form: bytes, secrets: tuple[bytes, ...]) -> bool:
+    return any(secret in form for secret in secrets)
+
+
+def leaks_in_folder(root: Path, secrets: tuple[bytes, ...] = (SECRET_BYTES,)) -> list[str]:
     found, files = [], 0
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.suffix not in (".duckdb", ".wal"):
             files += 1
-            if any(SECRET_BYTES in form for form in _contents(path)):
+            if any(_has(form, secrets) for form in _contents(path)):
                 found.append(str(path.relative_to(root)))
     assert files > 0
     SCANNED["files"] += files
     return found
 
 
-def leaks_in_destination(file: Path) -> list[str]:
+def leaks_in_destination(file: Path, secrets: tuple[bytes, ...] = (SECRET_BYTES,)) -> list[str]:
     """Every text value of every table in every schema of the DuckDB file (data, staging, dlt's own
     tables), with dlt's compressed state blobs opened."""
     found = []
@@ -113,20 +118,21 @@ def leaks_in_destination(file: Path) -> list[str]:
             values = con.execute(f'SELECT "{column}" FROM "{schema}"."{table}" WHERE "{column}" IS NOT NULL').fetchall()
             SCANNED["values"] += len(values)
             for (value,) in values:
-                if any(SECRET_BYTES in form for form in decoded_forms(value)):
+                if any(_has(form, secrets) for form in decoded_forms(value)):
                     found.append(f"{schema}.{table}.{column}")
                     break
     return found
 
 
-def _assert_no_leak(folder: Path, *texts: str) -> None:
+def _assert_no_leak(folder: Path, *texts: str, secrets: tuple[str, ...] = (SECRET,)) -> None:
     for text in texts:
-        assert SECRET not in text
-    assert leaks_in_folder(folder) == []
+        assert not any(secret in text for secret in secrets)
+    as_bytes = tuple(secret.encode() for secret in secrets)
+    assert leaks_in_folder(folder, as_bytes) == []
     files = list(folder.rglob("*.duckdb"))
     assert any(data_tables(file) for file in files)  # a destination with data was among those read
     for file in files:
-        assert leaks_in_destination(file) == [], file
+        assert leaks_in_destination(file, as_bytes) == [], file
     print(f"\nno token in {len(texts)} outputs/messages, {SCANNED['files']} files, {SCANNED['values']:,} table values")
 
 
@@ -201,6 +207,36 @@ def test_the_token_is_not_in_errors_logs_or_the_trace_of_a_failed_run_in_process
             texts.append(logging.Formatter().formatException(record.exc_info))
     assert any("500" in t for t in texts)
     _assert_no_leak(tmp_path, *texts)
+
+
+OAUTH = {"CLIENT_ID": "app-7Q2x9", "CLIENT_SECRET": "oauth-client-SECRET-0451",
+         "REFRESH_TOKEN": "oauth-refresh-SECRET-do-not-print-0451"}
+
+
+def test_oauth_secrets_and_tokens_leak_nowhere(tmp_path, monkeypatch):
+    """An OAuth load whose access token expires mid-run (-v, dlt DEBUG), then one with a revoked refresh
+    token: no client secret, refresh token or access token in outputs, files or the destination. The token
+    store (outside the scanned folder) is the one place a refresh token is kept."""
+    store = tmp_path.parent / f"{tmp_path.name}-tokens"
+    monkeypatch.setenv("HARVEST_DLT_TOKEN_DIR", str(store))
+    outputs = []
+    with run_simulator("tiny", seed=2, token=SECRET, oauth_client_id=OAUTH["CLIENT_ID"],
+                       oauth_client_secret=OAUTH["CLIENT_SECRET"], refresh_token=OAUTH["REFRESH_TOKEN"]) as sim:
+        sim.oauth.expire_every_calls = 20
+        env = _env(sim, tmp_path, id_url=sim.id_url, **{k.lower(): v for k, v in OAUTH.items()})
+        del env["SOURCES__HARVEST__ACCESS_TOKEN"]
+        db = ["--duckdb-file", str(tmp_path / "h.duckdb")]
+        ok = run_cli([*db, "-v", "--progress"], env, cwd=tmp_path)
+        assert ok.returncode == EXIT_OK, ok.stderr[-3000:]
+        assert "OAuth access token refreshed" in ok.stderr and sim.oauth.counts["refresh_token"] >= 3
+        outputs += [ok.stdout, ok.stderr]
+        sim.oauth.revoke()
+        refused = run_cli([*db, "-v"], env, cwd=tmp_path)
+        assert refused.returncode == EXIT_FAILED and "refused the refresh token" in refused.stderr
+        outputs += [refused.stdout, refused.stderr]
+        issued = tuple(sim.oauth.issued)
+    assert list(store.glob("oauth-*.json"))  # the one place it is kept
+    _assert_no_leak(tmp_path, *outputs, secrets=(OAUTH["CLIENT_SECRET"], OAUTH["REFRESH_TOKEN"], *issued))
 
 
 def test_the_scanner_finds_a_planted_token(tmp_path):

@@ -9,6 +9,7 @@ import threading
 import time
 
 from .generator import SCALES
+from .oauth import DEFAULT_TOKEN_LIFETIME_S
 from .runner import Simulator
 
 
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=0, help="added latency per request")
     p.add_argument("--no-child-bumps-parent", action="store_true",
                    help="payments and messages never bump their parent's updated_at")
+    p.add_argument("--oauth-client-id", default=None, help="serve an OAuth app with this client id at <root>/id/api/v2")
+    p.add_argument("--oauth-client-secret", default=None, help="the OAuth app's client secret")
+    p.add_argument("--refresh-token", default=None, help="an initial refresh token the OAuth app accepts")
+    p.add_argument("--token-lifetime-s", type=float, default=DEFAULT_TOKEN_LIFETIME_S,
+                   help="OAuth access tokens expire after this many seconds (divided by --time-scale)")
     return p
 
 
@@ -37,9 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     sim = Simulator(args.scale, args.seed, token=args.token, member_token=args.member_token,
                     account_id=args.account_id, rate_limit=args.rate_limit, time_scale=args.time_scale,
                     latency_ms=args.latency_ms, child_bumps_parent=not args.no_child_bumps_parent,
-                    host=args.host, port=args.port, now=args.now)
+                    host=args.host, port=args.port, now=args.now, oauth_client_id=args.oauth_client_id,
+                    oauth_client_secret=args.oauth_client_secret, refresh_token=args.refresh_token,
+                    token_lifetime_s=args.token_lifetime_s)
     sim.start()
     print(sim.base_url, flush=True)
+    if sim.oauth is not None:
+        print(f"harvest simulator: OAuth app {args.oauth_client_id!r} at {sim.id_url}; access tokens live "
+              f"{args.token_lifetime_s:g}s; refresh tokens rotate on use", file=sys.stderr, flush=True)
     counts = sim.counts()
     print(
         f"harvest simulator: scale={args.scale} seed={args.seed} generated in {time.perf_counter() - started:.1f}s; "

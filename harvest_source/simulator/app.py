@@ -31,6 +31,7 @@ class SimApp:
         self.latency_ms = latency_ms
         self.control = control  # object with handle_control(method, path, query, body) -> Response
         self.base = "http://127.0.0.1"
+        self.id_service: Any = None  # oauth.IdService: Harvest ID at /id/ (outside the API's rate limit)
 
     def http_date(self) -> str:
         return http_date(self.store.clock.ts)
@@ -46,6 +47,8 @@ class SimApp:
                 return err.response
             except (ValueError, KeyError, TypeError) as exc:
                 return message_error(422, f"{type(exc).__name__}: {exc}")
+        if self.id_service is not None and path.startswith("/id/"):
+            return self.id_service.handle(method, path, parts.query, headers, body)
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
         resp = self._handle_api(method, path, parts.query, headers, target)

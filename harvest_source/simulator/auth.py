@@ -41,11 +41,20 @@ class Authenticator:
         self.member_token = member_token
         self.admin_user_id = admin_user_id
         self.member_user_id = member_user_id
+        self.oauth = None  # an IdService (oauth.py) when the simulator has an OAuth app: its tokens expire
+
+    def _oauth_state(self, token: str) -> str | None:
+        return self.oauth.access_state(token) if self.oauth is not None else None
 
     def authenticate(self, req: Request) -> Principal:
         token = _bearer(req.headers.get("Authorization")) or req.query.get("access_token") or ""
         account = req.headers.get("Harvest-Account-Id") or req.query.get("account_id") or ""
         if not token or account.strip() != str(self.account_id):
+            raise ApiError(invalid_token())
+        state = self._oauth_state(token)
+        if state == "live":  # an OAuth access token acts as the account owner
+            return Principal(token, self.admin_user_id, "administrator")
+        if state == "expired":
             raise ApiError(invalid_token())
         if self.member_token is not None and token == self.member_token and self.member_user_id is not None:
             return Principal(token, self.member_user_id, "member")

@@ -13,6 +13,7 @@ from .auth import DEFAULT_ACCOUNT_ID, DEFAULT_ADMIN_TOKEN, Authenticator
 from .clock import SimClock, start_ts
 from .generator import generate
 from .http_types import Response, json_response, message_error
+from .oauth import API_PREFIX, DEFAULT_TOKEN_LIFETIME_S, IdService
 from .ratelimit import RateLimiter
 from .server import ServerThread
 from .store import PARENT_OF, TABLE_KEYS, Store
@@ -36,6 +37,10 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         now: str | int | None = None,
+        oauth_client_id: str | None = None,
+        oauth_client_secret: str | None = None,
+        refresh_token: str | None = None,
+        token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S,
     ) -> None:
         self.scale, self.seed = scale, seed
         self.store = Store(seed, SimClock(start_ts(now)))
@@ -51,6 +56,12 @@ class Simulator:
         self.auth = Authenticator(self.account_id, token, member_token, self.admin_user_id, self.member_user_id)
         self.limiter = RateLimiter(rate_limit, time_scale)
         self.app = SimApp(self.store, self.auth, self.limiter, latency_ms, control=self)
+        self.oauth: IdService | None = None
+        if oauth_client_id:
+            self.oauth = IdService(oauth_client_id, oauth_client_secret or "", refresh_token,
+                                   lambda: [{"id": self.account_id, "name": loads(self.store.company_bytes)["name"]}],
+                                   token_lifetime_s, time_scale)
+            self.auth.oauth = self.app.id_service = self.oauth
         self._mutator = None
         self._host, self._port = host, port
         self._server: ServerThread | None = None
@@ -83,6 +94,11 @@ class Simulator:
     @property
     def base_url(self) -> str:
         return f"http://{self._server.host if self._server else self._host}:{self.port}/v2"
+
+    @property
+    def id_url(self) -> str:
+        """The ID service's root, as the connector's ``id_url`` setting wants it."""
+        return f"{self.base_url[:-3]}{API_PREFIX}"
 
     @property
     def admin_token(self) -> str:
@@ -183,6 +199,10 @@ class Simulator:
 
     def handle_control(self, method: str, path: str, query: dict[str, str], body: bytes) -> Response:
         route = (method, path.rstrip("/"))
+        if self.oauth is not None and route[1].startswith("/__sim__/oauth"):
+            answer = self.oauth.handle_control(*route, body)
+            if answer is not None:
+                return answer
         if route == ("GET", "/__sim__/stats"):
             return json_response(self.stats())
         if route == ("POST", "/__sim__/reset"):
@@ -230,13 +250,21 @@ def run_simulator(
     port: int = 0,
     host: str = "127.0.0.1",
     now: str | int | None = None,
+    oauth_client_id: str | None = None,
+    oauth_client_secret: str | None = None,
+    refresh_token: str | None = None,
+    token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S,
 ) -> Iterator[Simulator]:
     """Generate the account, serve it on ``host:port`` (0 = a free port) in a thread, stop on exit.
 
-    ``now`` pins the account's clock (its data ends that day); by default ``$HARVEST_SIM_NOW``, else today."""
+    ``now`` pins the account's clock (its data ends that day); by default ``$HARVEST_SIM_NOW``, else today.
+    ``oauth_client_id`` (with its secret, the initial ``refresh_token`` and ``token_lifetime_s``) serves an
+    OAuth app at ``sim.id_url`` whose access tokens expire and whose refresh tokens rotate (``oauth.py``)."""
     sim = Simulator(scale, seed, token=token, member_token=member_token, account_id=account_id,
                     rate_limit=rate_limit, time_scale=time_scale, latency_ms=latency_ms,
-                    child_bumps_parent=child_bumps_parent, host=host, port=port, now=now)
+                    child_bumps_parent=child_bumps_parent, host=host, port=port, now=now,
+                    oauth_client_id=oauth_client_id, oauth_client_secret=oauth_client_secret,
+                    refresh_token=refresh_token, token_lifetime_s=token_lifetime_s)
     sim.start()
     try:
         yield sim

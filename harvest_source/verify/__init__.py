@@ -21,6 +21,7 @@ import httpx
 from ..client import HarvestClient
 from ..destination import describe_destination, make_pipeline
 from ..errors import HarvestConfigError, HarvestPermissionError
+from ..oauth_settings import OAuthSettings
 from ..run_types import RunSettings
 from ..settings import EXIT_DIFFERS, RATE_LIMIT_REQUESTS, REPORTS_RATE_LIMIT
 from . import harvest_side
@@ -46,18 +47,20 @@ class VerifyResult:
         return EXIT_DIFFERS if any(c.status == DIFF for c in self.checks) else 0
 
 
-def make_client(settings: RunSettings, token: str, account_id: str, base_url: str,
+def make_client(settings: RunSettings, token: str | OAuthSettings, account_id: str, base_url: str,
                 transport: httpx.BaseTransport | None = None) -> HarvestClient:
-    """The loader's client and pacing; ``source_options`` may shorten the windows (tests, the demo)."""
+    """The loader's client, credentials (a token or an OAuth app) and pacing; ``source_options`` may
+    shorten the windows (tests, the demo)."""
     options = settings.source_options
     window = float(options.get("rate_limit_window_s", 15.0))
     reports_window = float(options.get("reports_rate_limit_window_s", REPORTS_RATE_LIMIT[1]))
-    return HarvestClient(token, account_id, base_url, transport=transport,
+    oauth = token if isinstance(token, OAuthSettings) else None
+    return HarvestClient("" if oauth else token, account_id, base_url, transport=transport, oauth=oauth,
                          rate_limit=(RATE_LIMIT_REQUESTS, window),
                          reports_rate_limit=(REPORTS_RATE_LIMIT[0], reports_window))
 
 
-def run_verify(settings: RunSettings, token: str, account_id: str, base_url: str, *,
+def run_verify(settings: RunSettings, token: str | OAuthSettings, account_id: str, base_url: str, *,
                since: dt.date | None = None, until: dt.date | None = None,
                transport: httpx.BaseTransport | None = None) -> VerifyResult:
     """Every check; raises ``HarvestError`` when Harvest cannot be read, and the destination's own error
