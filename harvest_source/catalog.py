@@ -86,7 +86,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         records_key="contacts", columns={"title": TEXT, "client__id": BIGINT},
     ),
     Endpoint(
-        "invoices", "invoices", _INVOICE_ADMIN, records_key="invoices", dated=True,
+        "invoices", "invoices", _INVOICE_ADMIN, records_key="invoices",
+        dated=True,
         columns={
             "amount": DECIMAL, "due_amount": DECIMAL, "tax": DECIMAL, "tax_amount": DECIMAL,
             "tax2": DECIMAL, "tax2_amount": DECIMAL, "discount": DECIMAL, "discount_amount": DECIMAL,
@@ -99,12 +100,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "invoice_messages", "invoices/{parent_id}/messages", _INVOICE_ADMIN,
-        records_key="invoice_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"), dated=True,
+        records_key="invoice_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"),
+        dated=True,
         columns={"send_reminder_on": DATE, "event_type": TEXT},
     ),
     Endpoint(
         "invoice_payments", "invoices/{parent_id}/payments", _INVOICE_ADMIN,
-        records_key="invoice_payments", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"), dated=True,
+        records_key="invoice_payments", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"),
+        dated=True,
         columns={
             "amount": DECIMAL, "paid_at": TIMESTAMP, "paid_date": DATE, "transaction_id": TEXT,
             "payment_gateway__id": BIGINT, "payment_gateway__name": TEXT,
@@ -115,7 +118,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         records_key="invoice_item_categories",
     ),
     Endpoint(
-        "estimates", "estimates", _ESTIMATE_ADMIN, records_key="estimates", dated=True,
+        "estimates", "estimates", _ESTIMATE_ADMIN, records_key="estimates",
+        dated=True,
         columns={
             "amount": DECIMAL, "tax": DECIMAL, "tax_amount": DECIMAL, "tax2": DECIMAL,
             "tax2_amount": DECIMAL, "discount": DECIMAL, "discount_amount": DECIMAL,
@@ -126,7 +130,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "estimate_messages", "estimates/{parent_id}/messages", _ESTIMATE_ADMIN,
-        records_key="estimate_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("estimates", "estimate_id"), dated=True,
+        records_key="estimate_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("estimates", "estimate_id"),
+        dated=True,
         columns={"event_type": TEXT},
     ),
     Endpoint(
@@ -135,7 +140,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "expenses", "expenses", "any user (members see only their own expenses)",
-        records_key="expenses", dated=True,
+        records_key="expenses",
+        dated=True,
         columns={
             "total_cost": DECIMAL, "units": DECIMAL, "spent_date": DATE, "notes": TEXT,
             "locked_reason": TEXT, "receipt__url": TEXT, "receipt__file_name": TEXT,
@@ -156,7 +162,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "time_entries", "time_entries", "any user (members see only their own time)",
-        records_key="time_entries", dated=True,
+        records_key="time_entries",
+        dated=True,
         columns={
             "spent_date": DATE, "hours": DECIMAL, "hours_without_timer": DECIMAL,
             "rounded_hours": DECIMAL, "billable_rate": DECIMAL, "cost_rate": DECIMAL,
@@ -239,7 +246,8 @@ def _report(table: str, path: str, subject: str, metrics: dict[str, str], permis
             **columns: str) -> Endpoint:
     return Endpoint(
         table, path, permission, records_key="results", kind=Kind.REPORT, params=(FROM_TO,),
-        primary_key=(*_REPORT_KEY, subject, "currency"), timestamps=False, dated=True,
+        primary_key=(*_REPORT_KEY, subject, "currency"), timestamps=False,
+        dated=True,
         columns={**_REPORT_DATES, subject: BIGINT, **metrics, **columns},
     )
 

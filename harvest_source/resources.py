@@ -28,8 +28,8 @@ from .families import family_resources
 from .first_load import FirstLoads
 from .gather import GatherPool
 from .plain import plain_resource
-from .report_tables import ReportBudget, report_resource
 from .report import RunReport
+from .report_tables import ReportBudget, report_resource
 from .rules import appendable_tables, report_windowed
 from .settings import DEFAULT_REPORTS_PERIOD
 from .skips import RunGuard
