@@ -43,7 +43,9 @@ class Loader:
 
     def run(self, **settings: Any) -> RunResult:
         # the simulator does not rate-limit unless asked: do not pace at Harvest's real speed
-        source_options = {"rate_limit_window_s": 0.001, **settings.pop("source_options", {})}
+        # report periods around the simulator's pinned now, not today's date
+        source_options = {"rate_limit_window_s": 0.001, "reports_today": PINNED_NOW[:10],
+                          **settings.pop("source_options", {})}
         run_settings = RunSettings(
             duckdb_file=self.file, pipeline_name=self.name, pipelines_dir=str(self.folder / "pipelines"),
             source_options=source_options, **settings,
