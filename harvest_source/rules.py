@@ -96,9 +96,11 @@ def has_children(endpoint: Endpoint) -> bool:
 def arrow_eligible(endpoint: Endpoint) -> bool:
     """Account-wide lists whose records have no arrays: the arrow path can reproduce their table exactly.
 
-    Fan-out parents and children stay on the row path (their pages feed transformers as dicts).
+    Fan-out parents and children stay on the row path (their pages feed transformers as dicts), and so do
+    small tables replaced whole each run (the project budget report): nothing to gain there.
     """
-    return endpoint.kind is Kind.LIST and not endpoint.nested and not has_children(endpoint)
+    return (endpoint.kind is Kind.LIST and not endpoint.nested and not has_children(endpoint)
+            and not replaced_whole(endpoint))
 
 
 def first_load_appendable(endpoint: Endpoint) -> bool:

@@ -29,6 +29,8 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             monkeypatch.delenv(name)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_home"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # report periods around the simulator's pinned now, not today's date, for every source a test builds
+    monkeypatch.setenv("SOURCES__HARVEST__REPORTS_TODAY", PINNED_NOW[:10])
     monkeypatch.chdir(tmp_path)
     yield
 

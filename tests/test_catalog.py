@@ -81,7 +81,7 @@ def test_rules_derive_what_the_rows_used_to_say():
                    "expense_categories", "tasks", "time_entries", "projects", "user_assignments",
                    "task_assignments"}
     assert tables(rules.replaced_whole) == {"company", "roles", "reports_project_budget"}
-    assert tables(rules.arrow_eligible) == plain_lists | {"reports_project_budget"}
+    assert tables(rules.arrow_eligible) == plain_lists
     assert tables(rules.first_load_appendable) == plain_lists == set(rules.appendable_tables())
     assert tables(rules.incremental) == plain_lists | {"invoices", "estimates", "users"}
     assert {t for t in TABLES if not rules.dedup_sort(BY_TABLE[t])} == {"company", "roles", "teammates",
