@@ -22,6 +22,7 @@ from .errors import HarvestConfigError, HarvestError
 from .listing_window import iso
 from .oauth_settings import OAuthSettings
 from .report import RunReport
+from .report_tables import check_period, parse_day
 from .resources import Options, build_resources
 from .settings import (
     DEFAULT_BACKOFF_BASE_S,
@@ -33,10 +34,12 @@ from .settings import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_RETRY_WAIT_S,
     DEFAULT_RATE_LIMIT_WINDOW_S,
+    DEFAULT_REPORTS_PERIOD,
     DEFAULT_SWEEP_INTERVAL_HOURS,
     DEFAULT_TIMEOUT_S,
     DEFAULT_USER_AGENT,
     RATE_LIMIT_REQUESTS,
+    REPORTS_RATE_LIMIT,
 )
 
 __all__ = ["ENDPOINTS", "TABLES", "HarvestClient", "HarvestError", "RunReport", "harvest_source",
@@ -96,6 +99,9 @@ def harvest_source(
     backoff_base_s: float = DEFAULT_BACKOFF_BASE_S,
     backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S,
     arrow: bool = True,
+    reports_period: str = DEFAULT_REPORTS_PERIOD,
+    reports_start_date: str | None = None,
+    reports_today: str | None = None,
     report: RunReport | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> list[DltResource]:
@@ -108,6 +114,11 @@ def harvest_source(
     ``token_dir``): access tokens are then obtained from ``id_url`` and refreshed as they expire.
     ``transport`` (an ``httpx`` transport) is for tests. ``arrow`` (default on) decodes the pages of
     flat tables (time entries, expenses, ...) straight into arrow tables: same tables, far less CPU.
+    ``start_date`` bounds the dated facts only (time, expenses, invoices, estimates, their children, report
+    periods); dimensions load whole. Reports (``report_tables``): ``reports_period`` month|year, history from
+    ``reports_start_date`` (default: ``start_date``, else three months back), ``reports_today`` (tests,
+    backfills) the day whose period is current. The reports bucket's window scales with
+    ``rate_limit_window_s`` (900 s at Harvest's 15 s).
     """
     report = report if report is not None else RunReport()
     oauth = None
@@ -123,7 +134,10 @@ def harvest_source(
         access_token, account_id, base_url, oauth=oauth, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),
-        rate_limit=(RATE_LIMIT_REQUESTS, float(rate_limit_window_s)), max_connections=max(16, int(concurrency) * 2),
+        rate_limit=(RATE_LIMIT_REQUESTS, float(rate_limit_window_s)),
+        reports_rate_limit=(REPORTS_RATE_LIMIT[0],
+                            REPORTS_RATE_LIMIT[1] * float(rate_limit_window_s) / DEFAULT_RATE_LIMIT_WINDOW_S),
+        max_connections=max(16, int(concurrency) * 2),
         stop=report.stop,
     )
     report.client_stats = client.stats
@@ -135,5 +149,8 @@ def harvest_source(
         strict=bool(strict),
         concurrency=max(1, int(concurrency)),
         arrow=bool(arrow),
+        reports_period=check_period(str(reports_period)),
+        reports_start=parse_day(reports_start_date, "reports_start_date"),
+        reports_today=parse_day(reports_today, "reports_today"),
     )
     return build_resources(client, report, options)

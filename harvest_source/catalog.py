@@ -25,6 +25,7 @@ TEXT = "text"
 
 # Request parameters a row may send (Harvest's names).
 UPDATED_SINCE = "updated_since"  # changed records only: the incremental cursor
+FROM_TO = "from/to"  # a report's inclusive date window (sent as ``from`` and ``to``, YYYYMMDD)
 
 
 class Kind(StrEnum):
@@ -33,6 +34,7 @@ class Kind(StrEnum):
     SINGLE = "single object"  # one object, no records list (company)
     LIST = "list"  # a paged records list, account-wide
     CHILD = "child per parent"  # a paged records list under each parent of another row (``fan_out``)
+    REPORT = "report over a date window"  # a paged ``results`` list per period (``from``/``to``): ``report_tables``
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Endpoint:
     columns: dict[str, str] = field(default_factory=dict)  # column -> data type
     nested: dict[str, dict[str, str]] = field(default_factory=dict)  # list field -> its column types
     timestamps: bool = True  # records carry created_at / updated_at
+    dated: bool = False  # a dated fact (time, money, report periods): ``start_date`` bounds it; else loaded whole
     note: str = ""  # a word for the README's table (e.g. why this path)
 
 
@@ -84,6 +87,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "invoices", "invoices", _INVOICE_ADMIN, records_key="invoices",
+        dated=True,
         columns={
             "amount": DECIMAL, "due_amount": DECIMAL, "tax": DECIMAL, "tax_amount": DECIMAL,
             "tax2": DECIMAL, "tax2_amount": DECIMAL, "discount": DECIMAL, "discount_amount": DECIMAL,
@@ -97,11 +101,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "invoice_messages", "invoices/{parent_id}/messages", _INVOICE_ADMIN,
         records_key="invoice_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"),
+        dated=True,
         columns={"send_reminder_on": DATE, "event_type": TEXT},
     ),
     Endpoint(
         "invoice_payments", "invoices/{parent_id}/payments", _INVOICE_ADMIN,
         records_key="invoice_payments", kind=Kind.CHILD, params=(), fan_out=FanOut("invoices", "invoice_id"),
+        dated=True,
         columns={
             "amount": DECIMAL, "paid_at": TIMESTAMP, "paid_date": DATE, "transaction_id": TEXT,
             "payment_gateway__id": BIGINT, "payment_gateway__name": TEXT,
@@ -113,6 +119,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "estimates", "estimates", _ESTIMATE_ADMIN, records_key="estimates",
+        dated=True,
         columns={
             "amount": DECIMAL, "tax": DECIMAL, "tax_amount": DECIMAL, "tax2": DECIMAL,
             "tax2_amount": DECIMAL, "discount": DECIMAL, "discount_amount": DECIMAL,
@@ -124,6 +131,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "estimate_messages", "estimates/{parent_id}/messages", _ESTIMATE_ADMIN,
         records_key="estimate_messages", kind=Kind.CHILD, params=(), fan_out=FanOut("estimates", "estimate_id"),
+        dated=True,
         columns={"event_type": TEXT},
     ),
     Endpoint(
@@ -133,6 +141,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "expenses", "expenses", "any user (members see only their own expenses)",
         records_key="expenses",
+        dated=True,
         columns={
             "total_cost": DECIMAL, "units": DECIMAL, "spent_date": DATE, "notes": TEXT,
             "locked_reason": TEXT, "receipt__url": TEXT, "receipt__file_name": TEXT,
@@ -154,6 +163,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "time_entries", "time_entries", "any user (members see only their own time)",
         records_key="time_entries",
+        dated=True,
         columns={
             "spent_date": DATE, "hours": DECIMAL, "hours_without_timer": DECIMAL,
             "rounded_hours": DECIMAL, "billable_rate": DECIMAL, "cost_rate": DECIMAL,
@@ -222,6 +232,48 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         fan_out=FanOut("users", "user_id", only_if_access_role="manager", empty_on_status=(404, 422)),
     ),
 )
+
+# The Reports API (reference 4.3, 5.23): one table per report, rows per period, subject and currency.
+_REPORT_KEY = ("period_start", "period_end")
+_REPORT_DATES = {"period_start": DATE, "period_end": DATE, "currency": TEXT}
+_TIME_METRICS = {"total_hours": DECIMAL, "billable_hours": DECIMAL, "billable_amount": DECIMAL}
+_EXPENSE_METRICS = {"total_amount": DECIMAL, "billable_amount": DECIMAL}
+_OWN_ROWS = "any user (members get their own rows only)"
+_PROJECTS_ADMIN = "administrator, or manager of the projects"
+
+
+def _report(table: str, path: str, subject: str, metrics: dict[str, str], permission: str = _OWN_ROWS,
+            **columns: str) -> Endpoint:
+    return Endpoint(
+        table, path, permission, records_key="results", kind=Kind.REPORT, params=(FROM_TO,),
+        primary_key=(*_REPORT_KEY, subject, "currency"), timestamps=False,
+        dated=True,
+        columns={**_REPORT_DATES, subject: BIGINT, **metrics, **columns},
+    )
+
+
+REPORTS: tuple[Endpoint, ...] = (
+    _report("reports_time_clients", "reports/time/clients", "client_id", _TIME_METRICS),
+    _report("reports_time_projects", "reports/time/projects", "project_id", _TIME_METRICS, client_id=BIGINT),
+    _report("reports_time_tasks", "reports/time/tasks", "task_id", _TIME_METRICS),
+    _report("reports_time_team", "reports/time/team", "user_id", _TIME_METRICS, weekly_capacity=BIGINT,
+            avatar_url=TEXT),
+    _report("reports_expenses_clients", "reports/expenses/clients", "client_id", _EXPENSE_METRICS),
+    _report("reports_expenses_projects", "reports/expenses/projects", "project_id", _EXPENSE_METRICS,
+            client_id=BIGINT),
+    _report("reports_expenses_categories", "reports/expenses/categories", "expense_category_id", _EXPENSE_METRICS),
+    _report("reports_expenses_team", "reports/expenses/team", "user_id", _EXPENSE_METRICS),
+    _report("reports_uninvoiced", "reports/uninvoiced", "project_id",
+            {"total_hours": DECIMAL, "uninvoiced_hours": DECIMAL, "uninvoiced_expenses": DECIMAL,
+             "uninvoiced_amount": DECIMAL}, _PROJECTS_ADMIN, client_id=BIGINT),
+    Endpoint(
+        "reports_project_budget", "reports/project_budget", _PROJECTS_ADMIN, records_key="results", params=(),
+        primary_key=("project_id",), timestamps=False, note="no dates: replaced whole",
+        columns={"client_id": BIGINT, "budget": DECIMAL, "budget_spent": DECIMAL, "budget_remaining": DECIMAL,
+                 "budget_by": TEXT},
+    ),
+)
+ENDPOINTS = ENDPOINTS + REPORTS
 
 BY_TABLE: dict[str, Endpoint] = {e.table: e for e in ENDPOINTS}
 TABLES: tuple[str, ...] = tuple(BY_TABLE)

@@ -36,10 +36,17 @@ def _sweep() -> str:
 def _reading(e: Endpoint) -> str:
     if e.kind is Kind.SINGLE:
         return "whole (one row), replaces the table"
+    dated = " (from `start_date`)" if e.dated and e.kind is not Kind.REPORT else ""
+    return _how(e) + dated
+
+
+def _how(e: Endpoint) -> str:
     if e.kind is Kind.CHILD:
         assert e.fan_out is not None
         parent = e.fan_out.only_if_access_role or e.fan_out.parent.removesuffix("s")
         return f"per {parent}: changed {parent}s + {_sweep()} sweep of all"
+    if e.kind is Kind.REPORT:
+        return "per period: current + previous re-read, older ones once; replaces the period's rows"
     if replaced_whole(e):
         return "whole (no `updated_since` in Harvest), replaces the table"
     assert incremental(e)

@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resources", help="comma-separated tables to load (default: all): " + ", ".join(TABLES))
     parser.add_argument("--full-refresh", action="store_true",
                         help="drop this source's tables and cursors, then load everything again")
-    parser.add_argument("--start-date", help="first run only: load records updated on or after YYYY-MM-DD")
+    parser.add_argument("--start-date", help="first run only: load dated facts (time, expenses, invoices, "
+                        "estimates, report periods) from YYYY-MM-DD on; dimensions load whole")
     parser.add_argument("--sweep", action="store_true",
                         help="re-read fan-out children (messages, payments, rates, ...) for every parent now")
     parser.add_argument("--strict", action="store_true",

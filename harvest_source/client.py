@@ -117,6 +117,10 @@ class HarvestClient:
         if isinstance(self._auth, OAuthRefreshAuth):
             self._auth.close()
 
+    def free_slots(self, path: str) -> int:
+        """Requests to ``path``'s rate bucket that could be sent now without waiting (reports budget)."""
+        return self._transport.pacers[_bucket(_relative(path))].free_slots()
+
     def stop(self) -> None:
         """End every request of this client that has not been sent and every back-off and pacer wait now
         (``HarvestRunStopped``): its run failed or is over. Shared with the run's ``RunReport.stop``."""

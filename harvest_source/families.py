@@ -21,7 +21,7 @@ from .errors import HarvestPermissionError
 from .gather import GatherPool, Page
 from .listing_window import ListingWindow, combine_bounds
 from .reading import read_pages
-from .rules import resource_hints
+from .rules import resource_hints, start_bound
 from .skips import RunGuard
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
         run.clear()
         for table in selected:
             run[table] = _open_window(states.setdefault(table, {}), options)
-        since = combine_bounds([w.listing_bound() for w in run.values()], options.start)
+        since = combine_bounds([w.listing_bound() for w in run.values()], start_bound(parent, options.start))
         with guard.fails_the_run():
             try:
                 yield from read_pages(client, parent, since)

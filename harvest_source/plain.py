@@ -22,6 +22,7 @@ from .rules import (
     incremental,
     merge_only_columns,
     resource_hints,
+    start_bound,
     table_columns,
 )
 from .settings import EPOCH
@@ -49,7 +50,7 @@ def plain_resource(endpoint: Endpoint, client: HarvestClient, guard: RunGuard, f
                 guard.skip([endpoint.table], error, endpoint.permission)
 
     # dlt binds an incremental given as the default argument
-    cursor = dlt.sources.incremental("updated_at", initial_value=options.start or EPOCH,
+    cursor = dlt.sources.incremental("updated_at", initial_value=start_bound(endpoint, options.start) or EPOCH,
                                      lag=options.lookback_s or None)
 
     def changed_pages(updated_at: dlt.sources.incremental[str] = cursor) -> Iterator[Any]:

@@ -34,6 +34,7 @@ class RunOutcome:
     throttled: int = 0  # 429 answers
     waited_s: float = 0.0  # time spent waiting for the rate limit
     stats: Mapping[str, Any] = field(default_factory=dict)  # the client's whole snapshot
+    reports_pending: int = 0  # report periods carried to the next run (the reports rate budget ran out)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunReport:
     client_stats: RequestStats | None = None
     first_error: BaseException | None = None
     interrupted: int = 0  # the first Ctrl-C or SIGTERM of the run (``marked_on_signal``)
+    reports_pending: dict[str, int] = field(default_factory=dict)  # report table -> periods carried
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -63,12 +65,18 @@ class RunReport:
         with self._lock:
             self.skipped.setdefault(table, reason)
 
+    def pending(self, table: str, periods: int) -> None:
+        """``periods`` of report ``table`` did not fit this run's reports budget: the next run reads them."""
+        with self._lock:
+            self.reports_pending[table] = periods
+
     def outcome(self) -> RunOutcome:
         """A frozen copy of what the run learned so far."""
         stats = self.client_stats.snapshot() if self.client_stats is not None else {}
         with self._lock:
             skipped = MappingProxyType(dict(self.skipped))
             first_error = self.first_error
+            pending = sum(self.reports_pending.values())
         return RunOutcome(
             skipped=skipped,
             first_error=first_error,
@@ -78,4 +86,5 @@ class RunReport:
             throttled=int(stats.get("throttled", 0)),
             waited_s=float(stats.get("waited_s", 0.0)),
             stats=MappingProxyType(stats),
+            reports_pending=pending,
         )

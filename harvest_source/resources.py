@@ -9,12 +9,16 @@ Three shapes, all read from ``catalog.ENDPOINTS`` (each kind's rules from ``rule
   parent's own table and a transformer per child, which asks Harvest for the children of the parents
   its ``ListingWindow`` says can have changed, many parents at a time (``gather``).
 
+* a report over a date window (``report_tables``): one resource per report, read period by period within
+  the run's reports budget.
+
 Errors go through one ``RunGuard`` (``skips``): a 403 skips, anything else fails the run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from dlt.sources import DltResource
 
@@ -25,7 +29,9 @@ from .first_load import FirstLoads
 from .gather import GatherPool
 from .plain import plain_resource
 from .report import RunReport
-from .rules import appendable_tables
+from .report_tables import ReportBudget, report_resource
+from .rules import appendable_tables, report_windowed
+from .settings import DEFAULT_REPORTS_PERIOD
 from .skips import RunGuard
 
 
@@ -40,6 +46,9 @@ class Options:
     strict: bool
     concurrency: int
     arrow: bool = True  # decode flat tables into arrow tables (arrow_pages); False: dicts everywhere
+    reports_period: str = DEFAULT_REPORTS_PERIOD  # month | year (report_tables)
+    reports_start: date | None = None  # first report period's day; None: start_date, else months back
+    reports_today: date | None = None  # the day the current report period holds; None: today (UTC)
 
 
 def build_resources(client: HarvestClient, report: RunReport, options: Options) -> list[DltResource]:
@@ -47,10 +56,14 @@ def build_resources(client: HarvestClient, report: RunReport, options: Options) 
     guard = RunGuard(report, options.strict)
     pool = GatherPool(client, options.concurrency, guard)
     first_loads = FirstLoads(appendable_tables())
+    budget = ReportBudget(client)
     resources: list[DltResource] = []
     for endpoint in ENDPOINTS:
         if endpoint.kind is Kind.CHILD:
             continue  # built with its parent's family
+        if report_windowed(endpoint):
+            resources.append(report_resource(endpoint, client, guard, budget, options))
+            continue
         children = children_of(endpoint.table)
         if children:
             resources.extend(family_resources(endpoint, children, client, guard, pool, options))

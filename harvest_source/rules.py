@@ -14,12 +14,13 @@ from typing import Any
 
 import dlt
 
-from .catalog import ENDPOINTS, UPDATED_SINCE, Endpoint, Kind, children_of
+from .catalog import BIGINT, ENDPOINTS, FROM_TO, UPDATED_SINCE, Endpoint, Kind, children_of
 from .settings import EPOCH
 
 # dlt's default merge strategy, written out: ``upsert`` fails when one load carries an id twice
 MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
 CURSOR = "updated_at"  # the column behind ``updated_since``
+REPORT_PERIOD = ("period_start", "period_end")  # the columns a report row's period is written to
 
 _TIMESTAMP = {"data_type": "timestamp", "nullable": True}
 
@@ -32,9 +33,10 @@ def incremental(endpoint: Endpoint) -> bool:
 def replaced_whole(endpoint: Endpoint) -> bool:
     """Account-wide rows without ``updated_since`` are re-read whole and replace their table.
 
-    Children are never replaced whole: a run reads the children of some parents only (``listing_window``).
+    Children are never replaced whole: a run reads the children of some parents only (``listing_window``);
+    nor are reports: a run re-reads some periods only (``report_tables``).
     """
-    return endpoint.kind is not Kind.CHILD and not incremental(endpoint)
+    return endpoint.kind not in (Kind.CHILD, Kind.REPORT) and not incremental(endpoint)
 
 
 def merges(endpoint: Endpoint) -> bool:
@@ -46,11 +48,34 @@ def write_disposition(endpoint: Endpoint) -> dict[str, str] | str:
     return dict(MERGE) if merges(endpoint) else "replace"
 
 
-def merge_key(endpoint: Endpoint) -> str | None:
-    """A child's parent id: a parent's children are re-read whole and replace that parent's old ones."""
+def merge_key(endpoint: Endpoint) -> str | list[str] | None:
+    """A child's parent id: a parent's children are re-read whole and replace that parent's old ones.
+
+    A report's period (``period_start``, ``period_end``): a re-read period replaces every row of that
+    period (delete-insert deletes the destination rows whose merge key a loaded row carries), so a
+    subject that has left the period (its time moved or was deleted) leaves the table too.
+    """
     if endpoint.kind is Kind.CHILD and endpoint.fan_out is not None and merges(endpoint):
         return endpoint.fan_out.parent_key
+    if endpoint.kind is Kind.REPORT:
+        return list(REPORT_PERIOD)
     return None
+
+
+def report_windowed(endpoint: Endpoint) -> bool:
+    """Read per period (``from``/``to``), not in one listing."""
+    return endpoint.kind is Kind.REPORT and FROM_TO in endpoint.params
+
+
+def bounded_by_start_date(endpoint: Endpoint) -> bool:
+    """``start_date`` bounds dated facts only (time, expenses, invoices, estimates, their children, report
+    periods); dimensions (users, projects, clients, ...) always load whole, whatever ``start_date`` says."""
+    return endpoint.dated
+
+
+def start_bound(endpoint: Endpoint, start: str | None) -> str | None:
+    """The ``start_date`` bound this row's first load uses (None: everything)."""
+    return start if bounded_by_start_date(endpoint) else None
 
 
 def dedup_sort(endpoint: Endpoint) -> str | None:
@@ -71,9 +96,11 @@ def has_children(endpoint: Endpoint) -> bool:
 def arrow_eligible(endpoint: Endpoint) -> bool:
     """Account-wide lists whose records have no arrays: the arrow path can reproduce their table exactly.
 
-    Fan-out parents and children stay on the row path (their pages feed transformers as dicts).
+    Fan-out parents and children stay on the row path (their pages feed transformers as dicts), and so do
+    small tables replaced whole each run (the project budget report): nothing to gain there.
     """
-    return endpoint.kind is Kind.LIST and not endpoint.nested and not has_children(endpoint)
+    return (endpoint.kind is Kind.LIST and not endpoint.nested and not has_children(endpoint)
+            and not replaced_whole(endpoint))
 
 
 def first_load_appendable(endpoint: Endpoint) -> bool:
@@ -97,8 +124,8 @@ def _column(data_type: str) -> dict[str, Any]:
 def table_columns(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
     """Column hints of the endpoint's root table: types, keys, parent id and dedup order."""
     columns = {name: _column(kind) for name, kind in endpoint.columns.items()}
-    for key in endpoint.primary_key:
-        columns[key] = {"data_type": "bigint", "nullable": False}
+    for key in endpoint.primary_key:  # ids unless the row types the key (a report's period, currency)
+        columns[key] = {"data_type": endpoint.columns.get(key, BIGINT), "nullable": False}
     if endpoint.fan_out:
         columns[endpoint.fan_out.parent_key] = {"data_type": "bigint", "nullable": False}
     if endpoint.timestamps:

@@ -51,3 +51,5 @@ class RunResult:
     stats: dict[str, Any] = field(default_factory=dict)
     schema_changes: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
+    views_not_created: dict[str, str] = field(default_factory=dict)  # view -> why (a WARNING in the summary)
+    reports_pending: int = 0  # report periods carried to the next run (reports rate budget)

@@ -130,7 +130,7 @@ def _load(
             refresh="drop_sources" if settings.full_refresh else None,
         )
         result.rows = row_counts(pipeline)
-        result.views = create_views(pipeline)
+        result.views = create_views(pipeline, not_created=result.views_not_created)
         after = table_counts(pipeline, list(result.rows))
         result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
         result.schema_changes = describe_schema_changes(columns_before, schema_columns(pipeline))
@@ -155,6 +155,7 @@ def _load(
         result.skipped = dict(outcome.skipped)
         result.stats = dict(outcome.stats)
         result.requests, result.retries, result.throttled = outcome.requests, outcome.retries, outcome.throttled
+        result.reports_pending = outcome.reports_pending
     return result
 
 

@@ -90,3 +90,17 @@ TOKEN_DIR_ENV = "HARVEST_DLT_TOKEN_DIR"
 TOKEN_STORE_VERSION = 1
 # harvest-dlt --authorize: how long to wait for the browser to come back to 127.0.0.1.
 AUTHORIZE_WAIT_S = 600.0
+
+# -- reports: Harvest's Reports API as tables (report_tables.py) -------------------------------------
+# A report period: a calendar month by default, or a calendar year (at most one year per request).
+REPORT_PERIODS = ("month", "year")
+DEFAULT_REPORTS_PERIOD = "month"
+# History when ``reports_start_date`` is not set: the periods from this many months before today.
+DEFAULT_REPORTS_HISTORY_MONTHS = 3
+# Periods re-read by every run, newest first (the current and the previous): their totals still change.
+REPORTS_REREAD_PERIODS = 2
+# Report slots kept free for ``reports_project_budget`` (one page, read whole each run).
+REPORTS_RESERVED_SLOTS = 1
+# The resource-state key of the periods a report table has loaded, and of the period kind they are.
+REPORTS_STATE_DONE = "periods_done"
+REPORTS_STATE_PERIOD = "period"

@@ -44,6 +44,10 @@ def format_summary(result: RunResult) -> str:
         lines.append(f"destination: {result.destination}")
     if result.views:
         lines.append(f"views: {', '.join(result.views)}")
+    lines.extend(f"WARNING: view {view} not created: {why}" for view, why in result.views_not_created.items())
+    if result.reports_pending:
+        lines.append(f"reports pending: {result.reports_pending:,} period(s) did not fit the reports rate limit "
+                     "(100 per 15 min); the next run loads them")
     status = {EXIT_OK: "OK", EXIT_PARTIAL: "PARTIAL (some resources skipped)", EXIT_FAILED: "FAILED"}
     lines.append(f"status: {status[result.exit_code]}")
     if result.error:

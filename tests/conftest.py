@@ -31,6 +31,8 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_home"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.setenv(TOKEN_DIR_ENV, str(tmp_path / "oauth_tokens"))  # never the user's ~/.config
+    # report periods around the simulator's pinned now, not today's date, for every source a test builds
+    monkeypatch.setenv("SOURCES__HARVEST__REPORTS_TODAY", PINNED_NOW[:10])
     monkeypatch.chdir(tmp_path)
     yield
 
@@ -45,7 +47,9 @@ class Loader:
 
     def run(self, **settings: Any) -> RunResult:
         # the simulator does not rate-limit unless asked: do not pace at Harvest's real speed
-        source_options = {"rate_limit_window_s": 0.001, **settings.pop("source_options", {})}
+        # report periods around the simulator's pinned now, not today's date
+        source_options = {"rate_limit_window_s": 0.001, "reports_today": PINNED_NOW[:10],
+                          **settings.pop("source_options", {})}
         run_settings = RunSettings(
             duckdb_file=self.file, pipeline_name=self.name, pipelines_dir=str(self.folder / "pipelines"),
             source_options=source_options, **settings,

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from harvest_source.catalog import ENDPOINTS, TABLES
+from harvest_source.catalog import BY_TABLE, ENDPOINTS, TABLES, Kind
 from harvest_source.runner import EXIT_OK, EXIT_PARTIAL
 from harvest_source.simulator import run_simulator
 
@@ -24,7 +24,10 @@ def _fan_out_requests(stats: dict) -> int:
 def _assert_same_tables(a, b) -> None:
     assert a.tables() == b.tables()
     for table in a.tables():
-        assert a.rows(table) == b.rows(table), f"{table} differs"
+        # report periods before the previous one are read once, after they ended: names in them (a renamed
+        # client) stay as they were read, like the names embedded in time entries (report_tables)
+        if not table.startswith("reports_"):
+            assert a.rows(table) == b.rows(table), f"{table} differs"
 
 
 @pytest.fixture
@@ -39,7 +42,8 @@ def test_full_load_matches_the_simulator_counts(sim, loader_for):
     assert result.exit_code == EXIT_OK, result.error
     expected = sim.counts()
     for table in TABLES:
-        assert loader.count(table) == expected[table], table
+        if not BY_TABLE[table].path.startswith("reports/"):  # reports: tests/test_report_tables.py
+            assert loader.count(table) == expected[table], table
     assert loader.count("invoice_payments") >= 3
     # every fanned-out row carries its parent id, and the ids exist in the parent table
     assert loader.query(
@@ -73,11 +77,13 @@ def test_no_change_run_adds_nothing_and_asks_once_per_top_level_endpoint(sim, lo
     stats = sim.stats()
     assert {t: loader.count(t) for t in TABLES} == before
     assert _fan_out_requests(stats) == 0
-    assert stats["total"] <= len(TOP_LEVEL)
+    # reports re-read their current and previous period (REPORTS_REREAD_PERIODS): two requests each
+    reread = {e.table: 2 if e.kind is Kind.REPORT else 1 for e in TOP_LEVEL}
+    assert stats["total"] <= sum(reread.values())
     for endpoint in TOP_LEVEL:
-        assert stats["by_path"].get(f"/v2/{endpoint.path}", 0) <= 1, endpoint.path
-    # only the whole-reload tables (company, roles) were loaded again
-    assert set(result.rows) <= {"company", "roles", "roles__user_ids"}
+        assert stats["by_path"].get(f"/v2/{endpoint.path}", 0) <= reread[endpoint.table], endpoint.path
+    # only the whole-reload tables (company, roles) and the re-read report periods were loaded again
+    assert set(result.rows) <= {"company", "roles", "roles__user_ids"} | {t for t in TABLES if t.startswith("reports_")}
 
 
 @pytest.mark.parametrize("child_bumps_parent", [True, False])

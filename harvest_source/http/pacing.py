@@ -134,6 +134,15 @@ class Pacer:
             self._prune_locked(self._clock())
             return len(self._sent) + len(self._in_flight)
 
+    def free_slots(self) -> int:
+        """Requests that could go now without waiting (0 while paused after a 429)."""
+        with self._lock:
+            now = self._clock()
+            if now < self._paused_until:
+                return 0
+            self._prune_locked(now)
+            return max(0, self.limit - len(self._sent) - len(self._in_flight))
+
     def _delay_locked(self, now: float) -> float:
         if now < self._paused_until:
             return self._paused_until - now

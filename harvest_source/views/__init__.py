@@ -56,13 +56,14 @@ def _existing_tables(client: Any, dataset: str) -> set[str]:
     return {r[0] for r in rows or []}
 
 
-def create_views(pipeline: Any) -> list[str]:
+def create_views(pipeline: Any, not_created: dict[str, str] | None = None) -> list[str]:
     """Create (or replace) the analyst views in ``pipeline``'s dataset; return the names created.
 
     Runs on DuckDB, MotherDuck and PostgreSQL; other destinations are left alone (returns ``[]``). A view
     whose source tables are not in the dataset (e.g. only some resources were loaded, or the token may
     not read them) is skipped, and so is one the database refuses (logged as a warning); neither fails
-    the call. PostgreSQL's ``CREATE OR REPLACE VIEW`` cannot change a view's columns, so when that is
+    the call: both are logged as warnings and, when ``not_created`` is given, written there (view -> why)
+    for the run's summary. PostgreSQL's ``CREATE OR REPLACE VIEW`` cannot change a view's columns, so when that is
     refused the old view is dropped and created anew in one transaction.
     """
     kind = _destination_name(pipeline)
@@ -71,12 +72,14 @@ def create_views(pipeline: Any) -> list[str]:
         return []
     dataset = pipeline.dataset_name
     created: list[str] = []
+    failed = not_created if not_created is not None else {}
     with pipeline.sql_client() as client:
         existing = _existing_tables(client, dataset)
         for view in VIEWS:
             missing = [t for t in view.requires if t not in existing]
             if missing:
-                log.info("View %s not created: table(s) %s not loaded", view.name, ", ".join(missing))
+                failed[view.name] = f"table(s) {', '.join(missing)} not loaded"
+                log.warning("View %s not created: %s", view.name, failed[view.name])
                 continue
             statement = view_sql(view, dataset)
             try:
@@ -87,7 +90,8 @@ def create_views(pipeline: Any) -> list[str]:
                         client.execute_sql(f"DROP VIEW IF EXISTS {_quote(dataset)}.{_quote(view.name)}")
                         client.execute_sql(statement)
                 except Exception as error:
-                    log.warning("View %s not created: %s (first attempt: %s)", view.name, error, first_error)
+                    failed[view.name] = f"{error} (first attempt: {first_error})"
+                    log.warning("View %s not created: %s", view.name, failed[view.name])
                     continue
             created.append(view.name)
     return created

@@ -77,6 +77,10 @@ def snapshot(file: str | Path) -> dict[str, list[tuple]]:
     tables: dict[str, list[tuple]] = {}
     with _connect(file) as con:
         for table in data_tables(file):
+            if table.startswith("reports_"):
+                # report periods before the previous one are read once (report_tables): a run chain that
+                # edits old time legitimately differs there from a fresh load; tests/test_report_tables.py
+                continue
             columns = [r[0] for r in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
                 "ORDER BY column_name", [DATASET, table]).fetchall() if r[0] not in SYSTEM_COLUMNS]
