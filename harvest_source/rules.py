@@ -62,6 +62,11 @@ def merge_key(endpoint: Endpoint) -> str | list[str] | None:
     return None
 
 
+def harvest_report(endpoint: Endpoint) -> bool:
+    """One of Harvest's Reports API tables: Harvest's own sums, not records (``verify`` compares with them)."""
+    return endpoint.path.startswith("reports/")
+
+
 def report_windowed(endpoint: Endpoint) -> bool:
     """Read per period (``from``/``to``), not in one listing."""
     return endpoint.kind is Kind.REPORT and FROM_TO in endpoint.params
