@@ -85,6 +85,8 @@ OAUTH_REFRESH_MARGIN_FRACTION = 0.2
 # When a token response has no expires_in: 17 h, as tap-harvest assumes (reference 1.3, v1 said 18 h).
 OAUTH_DEFAULT_EXPIRES_IN_S = 17 * 3600.0
 OAUTH_TIMEOUT_S = 30.0
+# Refreshes one request may ask for when its token keeps expiring under it (shared by many threads).
+OAUTH_MAX_REFRESHES_PER_REQUEST = 3
 # Where rotated refresh tokens are kept (token_store.py); the env var overrides the default folder.
 TOKEN_DIR_ENV = "HARVEST_DLT_TOKEN_DIR"
 TOKEN_STORE_VERSION = 1

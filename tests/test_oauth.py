@@ -139,6 +139,42 @@ def test_proactive_refresh_follows_expires_in():
     auth.close()
 
 
+def test_a_refreshed_token_that_worked_and_then_expired_is_refreshed_again_not_refused():
+    """Many threads share one token: between a thread's refresh and its resend, the others may use the new
+    token until it expires too (the simulator expiring every token each N calls showed it in a full suite).
+    A 401 on a token that has worked is an expiry, not a refusal; a new token refused at once still fails."""
+    issued = []
+
+    def id_service(request: httpx.Request) -> httpx.Response:
+        issued.append(f"a{len(issued) + 1}")
+        return httpx.Response(200, json={"access_token": issued[-1], "refresh_token": f"r{len(issued)}",
+                                         "expires_in": 3600})
+
+    store = TokenStore(CID, R0)
+    auth = OAuthRefreshAuth(CID, CSECRET, store, "1", "https://id.example/api/v2", user_agent="t (t@example.com)",
+                            transport=httpx.MockTransport(id_service))
+
+    def api(request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        if token == "a2" and "a2" not in auth._working:
+            auth._mark_working("a2")  # the other threads used a2 meanwhile, then it expired as well
+            return httpx.Response(401)
+        return httpx.Response(401 if token in ("a1", "a2") else 200)
+
+    with httpx.Client(auth=auth, transport=httpx.MockTransport(api)) as client:
+        assert client.get("https://api.example/v2/users").status_code == 200
+    assert issued == ["a1", "a2", "a3"] and auth.refreshes == 3
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401)
+
+    with (httpx.Client(auth=auth, transport=httpx.MockTransport(refusing)) as client,
+          pytest.raises(HarvestAuthError, match="refused a freshly refreshed")):
+        client.get("https://api.example/v2/users")
+    assert auth.refreshes == 4  # the worked a3 refreshed once; the new a4 was refused before it ever worked
+    auth.close()
+
+
 # ------------------------------------------------------------------ the next process, revocation
 def test_rotated_refresh_token_is_used_by_the_next_process(tmp_path):
     with oauth_sim() as sim:

@@ -29,6 +29,7 @@ import httpx
 from ..errors import HarvestAuthError
 from ..settings import (
     OAUTH_DEFAULT_EXPIRES_IN_S,
+    OAUTH_MAX_REFRESHES_PER_REQUEST,
     OAUTH_REFRESH_MARGIN_FRACTION,
     OAUTH_REFRESH_MARGIN_S,
     OAUTH_TIMEOUT_S,
@@ -97,6 +98,7 @@ class OAuthRefreshAuth(httpx.Auth):
         self._access: str | None = None
         self._refresh_at = 0.0
         self._secrets: set[str] = {client_secret} if client_secret else set()
+        self._working: set[str] = set()  # access tokens that got an answer other than 401
         self.refreshes = 0
         self._http = httpx.Client(transport=transport, timeout=httpx.Timeout(OAUTH_TIMEOUT_S),
                                   headers={"User-Agent": user_agent, "Accept": "application/json"})
@@ -137,30 +139,38 @@ class OAuthRefreshAuth(httpx.Auth):
 
     # ------------------------------------------------------------------ httpx.Auth
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send with the current token; on a 401, refresh and send again. A refreshed token that is refused
+        before it ever worked fails the request. One that worked, or that another thread has replaced
+        since, expired in between (many threads share it): it is refreshed again, a bounded number of times."""
         token = self.access_token()
-        self._sign(request, token)
-        response = yield request
-        if response.status_code != 401:
-            return
-        log.info("GET %s: 401 with the current OAuth access token; refreshing it once", request.url.path)
-        fresh = self.access_token(stale=token)
-        self._sign(request, fresh)
-        response = yield request
-        if response.status_code == 401 and self._replaced(fresh):
-            # another thread refreshed meanwhile: that token expired under us, it was not refused
-            self._sign(request, self.access_token())
+        for attempt in range(OAUTH_MAX_REFRESHES_PER_REQUEST + 1):
+            self._sign(request, token)
             response = yield request
-        if response.status_code == 401:
-            raise HarvestAuthError(
-                f"GET {request.url.path}: Harvest refused a freshly refreshed OAuth access token for account "
-                f"{self.account_id} (401)", status=401, path=request.url.path,
-                hint=f"check that account_id is an account the authorizing user can reach ({self.id_url}/accounts "
-                     "lists them) and that the app's access was not removed; if it was, " + REAUTHORIZE_HINT,
-            )
+            if response.status_code != 401:
+                self._mark_working(token)
+                return
+            if attempt and not (self._replaced(token) or self._has_worked(token)):
+                break  # a fresh token refused at once: not an expiry, a refusal
+            log.info("GET %s: 401 with the current OAuth access token; refreshing it", request.url.path)
+            token = self.access_token(stale=token)
+        raise HarvestAuthError(
+            f"GET {request.url.path}: Harvest refused a freshly refreshed OAuth access token for account "
+            f"{self.account_id} (401)", status=401, path=request.url.path,
+            hint=f"check that account_id is an account the authorizing user can reach ({self.id_url}/accounts "
+                 "lists them) and that the app's access was not removed; if it was, " + REAUTHORIZE_HINT,
+        )
 
     def _replaced(self, token: str) -> bool:
         with self._lock:
             return self._access != token
+
+    def _mark_working(self, token: str) -> None:
+        if token not in self._working:  # a set add under the GIL: no lock on every request
+            with self._lock:
+                self._working.add(token)
+
+    def _has_worked(self, token: str) -> bool:
+        return token in self._working
 
     def _sign(self, request: httpx.Request, token: str) -> None:
         request.headers["Authorization"] = f"Bearer {token}"
