@@ -17,7 +17,7 @@ import pendulum
 from dlt.sources import DltResource
 
 from .catalog import ENDPOINTS, TABLES
-from .client import HarvestClient
+from .client import HarvestClient, rate_limits
 from .errors import HarvestConfigError, HarvestError
 from .listing_window import iso
 from .oauth_settings import OAuthSettings
@@ -38,8 +38,6 @@ from .settings import (
     DEFAULT_SWEEP_INTERVAL_HOURS,
     DEFAULT_TIMEOUT_S,
     DEFAULT_USER_AGENT,
-    RATE_LIMIT_REQUESTS,
-    REPORTS_RATE_LIMIT,
 )
 
 __all__ = ["ENDPOINTS", "TABLES", "HarvestClient", "HarvestError", "RunReport", "harvest_source",
@@ -130,13 +128,12 @@ def harvest_source(
             hint="set SOURCES__HARVEST__ACCESS_TOKEN (or .dlt/secrets.toml [sources.harvest]), or an OAuth app's "
                  "client_id and client_secret (README: Connecting with OAuth2), or try --demo",
         )
+    general, reports = rate_limits(float(rate_limit_window_s))
     client = HarvestClient(
         access_token, account_id, base_url, oauth=oauth, user_agent=user_agent, transport=transport,
         timeout_s=float(timeout_s), max_attempts=int(max_attempts), max_retry_wait_s=float(max_retry_wait_s),
         backoff_base_s=float(backoff_base_s), backoff_cap_s=float(backoff_cap_s),
-        rate_limit=(RATE_LIMIT_REQUESTS, float(rate_limit_window_s)),
-        reports_rate_limit=(REPORTS_RATE_LIMIT[0],
-                            REPORTS_RATE_LIMIT[1] * float(rate_limit_window_s) / DEFAULT_RATE_LIMIT_WINDOW_S),
+        rate_limit=general, reports_rate_limit=reports,
         max_connections=max(16, int(concurrency) * 2),
         stop=report.stop,
     )

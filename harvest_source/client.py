@@ -249,6 +249,14 @@ class HarvestClient:
         return self._get(url, params, bucket, decode, listing=True)
 
 
+def rate_limits(window_s: float = DEFAULT_RATE_LIMIT_WINDOW_S) -> tuple[tuple[int, float], tuple[int, float]]:
+    """The general and the reports bucket for a general window of ``window_s`` (Harvest: 15 s): a scaled
+    window (the demo, tests, benchmarks) scales the reports window alike, so every client on the same
+    account and scale shares one pacer per bucket."""
+    reports_window = REPORTS_RATE_LIMIT[1] * float(window_s) / DEFAULT_RATE_LIMIT_WINDOW_S
+    return (RATE_LIMIT_REQUESTS, float(window_s)), (REPORTS_RATE_LIMIT[0], reports_window)
+
+
 def _relative(path: str) -> str:
     """``"/users/me"`` and ``"users/me"`` both mean ``{base_url}/users/me``."""
     return path.lstrip("/")

@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 
-from ..client import HarvestClient
+from ..client import HarvestClient, rate_limits
 from ..destination import describe_destination, make_pipeline
 from ..errors import HarvestConfigError, HarvestPermissionError
 from ..oauth_settings import OAuthSettings
 from ..run_types import RunSettings
-from ..settings import EXIT_DIFFERS, RATE_LIMIT_REQUESTS, REPORTS_RATE_LIMIT
+from ..settings import DEFAULT_RATE_LIMIT_WINDOW_S, EXIT_DIFFERS
 from . import harvest_side
 from .checks import BREAKDOWNS, DIFF, SKIP, Check, Month, default_since, differences, months
 from .output import EXIT_CODES, RULE, count_check, format_checks, missing_table_check, sum_check
@@ -52,12 +52,12 @@ def make_client(settings: RunSettings, token: str | OAuthSettings, account_id: s
     """The loader's client, credentials (a token or an OAuth app) and pacing; ``source_options`` may
     shorten the windows (tests, the demo)."""
     options = settings.source_options
-    window = float(options.get("rate_limit_window_s", 15.0))
-    reports_window = float(options.get("reports_rate_limit_window_s", REPORTS_RATE_LIMIT[1]))
+    general, reports = rate_limits(float(options.get("rate_limit_window_s", DEFAULT_RATE_LIMIT_WINDOW_S)))
+    if "reports_rate_limit_window_s" in options:  # a test's knob: the reports window alone
+        reports = (reports[0], float(options["reports_rate_limit_window_s"]))
     oauth = token if isinstance(token, OAuthSettings) else None
     return HarvestClient("" if oauth else token, account_id, base_url, transport=transport, oauth=oauth,
-                         rate_limit=(RATE_LIMIT_REQUESTS, window),
-                         reports_rate_limit=(REPORTS_RATE_LIMIT[0], reports_window))
+                         rate_limit=general, reports_rate_limit=reports)
 
 
 def run_verify(settings: RunSettings, token: str | OAuthSettings, account_id: str, base_url: str, *,
