@@ -66,6 +66,7 @@ from .arrow_columns import (
 )
 from .dlt_compat.resources import current_load_id
 from .errors import HarvestResponseError, UnreadableBody
+from .rules import ACCOUNT
 
 
 def arrow_column_hints() -> dict[str, dict[str, Any]]:
@@ -74,6 +75,10 @@ def arrow_column_hints() -> dict[str, dict[str, Any]]:
         C_DLT_LOAD_ID: {"data_type": "text", "nullable": False},
         C_DLT_ID: {"data_type": "text", "nullable": False, "unique": True, "row_key": True},
     }
+
+
+# Columns the source adds after decoding (``account_column``): never Harvest's, never decoded
+STAMPED = frozenset({ACCOUNT})
 
 
 @dataclass
@@ -117,7 +122,7 @@ class PageDecoder:
     ) -> None:
         self.table_name, self.records_key, self.cursor = table, records_key, cursor
         self.max_nesting = max_nesting
-        self._hints = {n: dict(c) for n, c in hints.items() if not n.startswith("_dlt")}
+        self._hints = {n: dict(c) for n, c in hints.items() if not n.startswith("_dlt") and n not in STAMPED}
         self._hint_order = list(self._hints)
         # column -> arrow type this table uses (hints, then what earlier pages or loads settled on)
         self._known: dict[str, pa.DataType] = {}
@@ -141,7 +146,7 @@ class PageDecoder:
             if not table:
                 return
             for name, column in dict(table.get("columns") or {}).items():
-                if name.startswith("_dlt") or name in self._hints:
+                if name.startswith("_dlt") or name in self._hints or name in STAMPED:
                     continue
                 arrow_type = to_arrow_type(column)
                 if arrow_type is None or "__v_" in name:

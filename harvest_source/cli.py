@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import dlt
 
+from .accounts import ALL, parse_account_setting
 from .catalog import TABLES
 from .cli_logs import configure_logging
 from .destination import describe_destination
@@ -32,6 +33,7 @@ from .runner import (
     EXIT_FAILED,
     RunResult,
     RunSettings,
+    choose_accounts,
     format_summary,
     oauth_from_config,
     resolve_credentials,
@@ -140,14 +142,23 @@ def harvest_account(
 def load(
     settings: RunSettings, token: str | OAuthSettings, account_id: str, base_url: str, progress: bool = True
 ) -> RunResult:
-    """``run_load``, with the live progress display around it when ``progress``."""
-    if not progress:
+    """``run_load``, with the live progress display around it when ``progress`` (one account: several
+    accounts run at once, and the summary gives one line per account instead)."""
+    if not progress or not single_account(account_id):
         return run_load(settings, token, account_id, base_url)
     report = RunReport()
     watch = RunProgress(report)
     settings.progress = watch.collector()
     with shown(watch):
         return run_load(settings, token, account_id, base_url, report=report)
+
+
+def single_account(account_id: str) -> bool:
+    try:
+        chosen = parse_account_setting(account_id)
+    except HarvestError:
+        return True  # run_load says what is wrong with it
+    return chosen != ALL and len(chosen) == 1
 
 
 def _fail(error: HarvestError) -> int:
@@ -197,17 +208,20 @@ def verify(args: argparse.Namespace, settings: RunSettings) -> int:
     """``--verify``: the checks' lines on stdout; exit 0, ``EXIT_DIFFERS`` or 1 (could not check)."""
     from .verify import format_result, run_verify
 
+    codes = []
     try:
-        with harvest_account(args.demo, settings, args.demo_scale) as (token, account_id, base_url):
-            result = run_verify(settings, token, account_id, base_url, since=args.since, until=args.until)
+        with harvest_account(args.demo, settings, args.demo_scale) as (token, setting, base_url):
+            for account_id in choose_accounts(setting, token, settings).harvest:  # each account on its own
+                result = run_verify(settings, token, account_id, base_url, since=args.since, until=args.until)
+                print(format_result(result, account_id), flush=True)
+                codes.append(result.exit_code)
     except HarvestError as error:
         return _fail(error)
     except Exception as error:  # the destination could not be read: verify could not check
         print(f"error: verify could not read the destination ({describe_destination(settings)}): "
               f"{type(error).__name__}", file=sys.stderr)
         return EXIT_FAILED
-    print(format_result(result, account_id))
-    return result.exit_code
+    return EXIT_DIFFERS if EXIT_DIFFERS in codes else max(codes, default=EXIT_FAILED)
 
 
 if __name__ == "__main__":

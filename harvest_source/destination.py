@@ -11,6 +11,7 @@ from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.destination.exceptions import SqlClientNotAvailable
 
 from .run_types import RunSettings
 from .settings import STAGING_DATASET_LAYOUT
@@ -21,8 +22,9 @@ from .settings import STAGING_DATASET_LAYOUT
 PARQUET_NATIVE = ("duckdb", "motherduck", "filesystem", "bigquery", "snowflake", "databricks", "athena")
 
 
-def make_pipeline(settings: RunSettings, duckdb_connection: Any = None) -> dlt.Pipeline:
-    """The pipeline, with DuckDB at a stable path (never a path remembered from a past run).
+def make_pipeline(settings: RunSettings, duckdb_connection: Any = None, name: str | None = None) -> dlt.Pipeline:
+    """The pipeline (``name``: an account's, see ``account_pipeline_name``; default ``settings.pipeline_name``),
+    with DuckDB at a stable path (never a path remembered from a past run).
 
     ``duckdb_connection`` (see ``open_duckdb``) keeps the database open for the whole run: otherwise
     dlt's pool closes the file whenever no job holds it, and every close is a checkpoint and every
@@ -32,7 +34,7 @@ def make_pipeline(settings: RunSettings, duckdb_connection: Any = None) -> dlt.P
     if settings.pipelines_dir:
         kwargs["pipelines_dir"] = settings.pipelines_dir
     return dlt.pipeline(
-        pipeline_name=settings.pipeline_name,
+        pipeline_name=name or settings.pipeline_name,
         destination=make_destination(settings, duckdb_connection),
         dataset_name=settings.dataset,
         progress=progress_collector(settings.progress),
@@ -87,8 +89,10 @@ def row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
     return {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
 
 
-def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None) -> dict[str, int]:
-    """Rows per table in the destination now ({} when the dataset does not exist yet)."""
+def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None,
+                 account_id: str | int | None = None) -> dict[str, int]:
+    """Rows per table in the destination now ({} when the dataset does not exist yet); ``account_id``:
+    that account's rows only (other accounts load into the same tables at the same time)."""
     if tables is None:
         if not pipeline.default_schema_name:
             return {}
@@ -101,11 +105,35 @@ def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None) ->
         with pipeline.sql_client() as client:
             for name in names:
                 try:
+                    where = "" if account_id is None else f" WHERE account_id = {int(account_id)}"
                     counts[name] = client.execute_sql(
-                        f"SELECT count(*) FROM {client.make_qualified_table_name(name)}"
+                        f"SELECT count(*) FROM {client.make_qualified_table_name(name)}{where}"
                     )[0][0]
                 except Exception:  # a table this run did not create
                     continue
     except Exception:
         return {}
     return counts
+
+
+def drop_dataset(settings: RunSettings, duckdb_connection: Any = None) -> bool:
+    """``--full-refresh`` on a SQL destination: drop the dataset (every account's tables, views and dlt's
+    state) and its staging dataset, so every account listed loads from scratch. False when the destination
+    has no SQL client (files: dlt's own ``refresh`` drops the tables there)."""
+    pipeline = make_pipeline(settings, duckdb_connection, name=f"{settings.pipeline_name}_reset")
+    try:
+        if pipeline.destination.destination_name == "filesystem":
+            return False
+        with pipeline.sql_client() as client:
+            for staging in (False, True):
+                if staging:
+                    with client.with_staging_dataset():
+                        if client.has_dataset():
+                            client.drop_dataset()
+                elif client.has_dataset():
+                    client.drop_dataset()
+    except SqlClientNotAvailable:
+        return False
+    finally:
+        pipeline.drop()
+    return True

@@ -53,8 +53,9 @@ class FirstLoads:
     selected appendable table in one go (one destination connection, as the runner did before).
     """
 
-    def __init__(self, tables: Sequence[str]) -> None:
+    def __init__(self, tables: Sequence[str], account_id: int | None = None) -> None:
         self.tables = tuple(tables)
+        self.account_id = account_id  # empty of this account's rows: other accounts share the tables
         self._lock = threading.Lock()
         self._load_id: str | None = None
         self._empty: frozenset[str] = frozenset()
@@ -68,7 +69,7 @@ class FirstLoads:
             if load_id != self._load_id:
                 selected = dlt.current.source().selected_resources
                 names = [t for t in self.tables if t in selected]
-                self._empty = frozenset(empty_tables(dlt.current.pipeline(), names))
+                self._empty = frozenset(empty_tables(dlt.current.pipeline(), names, self.account_id))
                 self._load_id = load_id
             return table in self._empty
 

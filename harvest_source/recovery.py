@@ -30,7 +30,9 @@ from collections.abc import Callable, Mapping
 import dlt
 
 from .dlt_compat import storage
+from .dlt_compat.empty_tables import has_stored_state, tables_lacking_column
 from .errors import HarvestConfigError
+from .rules import ACCOUNT
 
 log = logging.getLogger("harvest_source")
 
@@ -120,23 +122,27 @@ def _finish_interrupted_abort(pipeline: dlt.Pipeline) -> None:
 
 
 def forget_orphaned_state(pipeline: dlt.Pipeline) -> None:
-    """Local cursors without their destination data (e.g. the DuckDB file deleted) would
-    make the next run load nothing; drop them so the run starts from scratch."""
+    """Local cursors without their destination data would make the next run load nothing; drop them so
+    the run starts from scratch. Orphaned: the destination is gone (the DuckDB file deleted), or it holds
+    no state of this pipeline (the dataset was rebuilt by ``--full-refresh`` while this account was not
+    in the list: its rows went with it, and its cursors must go too)."""
     if not pipeline.state.get("sources"):
         return
-    with pipeline.destination_client() as client:
-        initialized = client.is_storage_initialized()
-    if not initialized:
+    stored = has_stored_state(pipeline)
+    if stored is False:
         log.warning("The destination has no data for pipeline %r; forgetting its local state and "
                     "loading from scratch", pipeline.pipeline_name)
         pipeline.drop()
 
 
-def guard_account(pipeline: dlt.Pipeline, account_id: str, full_refresh: bool, state_key: str) -> None:
-    """Refuse to mix two Harvest accounts in one dataset (``state_key``: where the source keeps the id)."""
-    stored = pipeline.state.get("sources", {}).get("harvest", {}).get(state_key)
-    if stored and str(stored) != str(account_id) and not full_refresh:
+def refuse_single_account_layout(pipeline: dlt.Pipeline, tables: list[str]) -> None:
+    """A dataset loaded before many accounts (no ``account_id`` column, keys without it) is not merged into:
+    its rows cannot tell their account. It is rebuilt, by one command, never silently mixed."""
+    old = tables_lacking_column(pipeline, tables, ACCOUNT)
+    if old:
         raise HarvestConfigError(
-            f"dataset {pipeline.dataset_name!r} holds Harvest account {stored}, not {account_id}",
-            hint="load each account into its own dataset (--dataset) or replace it with --full-refresh",
+            f"dataset {pipeline.dataset_name!r} was loaded by an earlier harvest-dlt, one account per dataset, "
+            f"without the account_id column ({', '.join(old[:3])}{', ...' if len(old) > 3 else ''})",
+            hint="rebuild it once with `harvest-dlt --full-refresh` (it reloads everything from Harvest), or "
+                 "load into a new dataset with --dataset NAME",
         )

@@ -12,7 +12,8 @@ Three shapes, all read from ``catalog.ENDPOINTS`` (each kind's rules from ``rule
 * a report over a date window (``report_tables``): one resource per report, read period by period within
   the run's reports budget.
 
-Errors go through one ``RunGuard`` (``skips``): a 403 skips, anything else fails the run.
+Errors go through one ``RunGuard`` (``skips``): a 403 skips, anything else fails the run. Every table's
+rows get the account's ``account_id`` (``account_column``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import date
 
 from dlt.sources import DltResource
 
+from .account_column import account_number, stamp
 from .catalog import ENDPOINTS, Kind, children_of
 from .client import HarvestClient
 from .families import family_resources
@@ -55,7 +57,7 @@ def build_resources(client: HarvestClient, report: RunReport, options: Options) 
     """Every catalog row as resources sharing one client, error guard, gather pool and first-load check."""
     guard = RunGuard(report, options.strict)
     pool = GatherPool(client, options.concurrency, guard)
-    first_loads = FirstLoads(appendable_tables())
+    first_loads = FirstLoads(appendable_tables(), account_number(client.account_id))
     budget = ReportBudget(client)
     resources: list[DltResource] = []
     for endpoint in ENDPOINTS:
@@ -69,4 +71,8 @@ def build_resources(client: HarvestClient, report: RunReport, options: Options) 
             resources.extend(family_resources(endpoint, children, client, guard, pool, options))
         else:
             resources.append(plain_resource(endpoint, client, guard, first_loads, options))
+    add_account = stamp(client.account_id)
+    for resource in resources:
+        if resource.selected:  # a table (the hidden listings feed tables; they are none)
+            resource.add_map(add_account)
     return resources

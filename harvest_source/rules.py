@@ -21,6 +21,7 @@ from .settings import EPOCH
 MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
 CURSOR = "updated_at"  # the column behind ``updated_since``
 REPORT_PERIOD = ("period_start", "period_end")  # the columns a report row's period is written to
+ACCOUNT = "account_id"  # every row's Harvest account: one dataset holds many accounts (``account_column``)
 
 _TIMESTAMP = {"data_type": "timestamp", "nullable": True}
 
@@ -31,7 +32,8 @@ def incremental(endpoint: Endpoint) -> bool:
 
 
 def replaced_whole(endpoint: Endpoint) -> bool:
-    """Account-wide rows without ``updated_since`` are re-read whole and replace their table.
+    """Account-wide rows without ``updated_since`` are re-read whole and replace the account's rows (a merge
+    whose merge key is ``account_id``: the other accounts' rows in the same table stay).
 
     Children are never replaced whole: a run reads the children of some parents only (``listing_window``);
     nor are reports: a run re-reads some periods only (``report_tables``).
@@ -40,25 +42,35 @@ def replaced_whole(endpoint: Endpoint) -> bool:
 
 
 def merges(endpoint: Endpoint) -> bool:
-    """Merged on the primary key (delete-insert), not replaced."""
-    return bool(endpoint.primary_key) and not replaced_whole(endpoint)
+    """Every table merges (delete-insert) on its key within the account: many accounts share a table, so
+    even a table read whole replaces only its own account's rows (``merge_key``)."""
+    return True
 
 
-def write_disposition(endpoint: Endpoint) -> dict[str, str] | str:
-    return dict(MERGE) if merges(endpoint) else "replace"
+def write_disposition(endpoint: Endpoint) -> dict[str, str]:
+    return dict(MERGE)
 
 
-def merge_key(endpoint: Endpoint) -> str | list[str] | None:
-    """A child's parent id: a parent's children are re-read whole and replace that parent's old ones.
+def primary_key(endpoint: Endpoint) -> tuple[str, ...]:
+    """The destination key: the account, then Harvest's key (ids are unique within an account only)."""
+    return (ACCOUNT, *endpoint.primary_key)
 
+
+def merge_key(endpoint: Endpoint) -> list[str] | None:
+    """The rows a loaded row replaces beyond its own key, always within its account.
+
+    A child's parent id: a parent's children are re-read whole and replace that parent's old ones.
     A report's period (``period_start``, ``period_end``): a re-read period replaces every row of that
     period (delete-insert deletes the destination rows whose merge key a loaded row carries), so a
     subject that has left the period (its time moved or was deleted) leaves the table too.
+    A table read whole (``replaced_whole``): the account itself, so the account's old rows all go.
     """
-    if endpoint.kind is Kind.CHILD and endpoint.fan_out is not None and merges(endpoint):
-        return endpoint.fan_out.parent_key
+    if endpoint.kind is Kind.CHILD and endpoint.fan_out is not None:
+        return [ACCOUNT, endpoint.fan_out.parent_key]
     if endpoint.kind is Kind.REPORT:
-        return list(REPORT_PERIOD)
+        return [ACCOUNT, *REPORT_PERIOD]
+    if replaced_whole(endpoint):
+        return [ACCOUNT]
     return None
 
 
@@ -114,7 +126,7 @@ def first_load_appendable(endpoint: Endpoint) -> bool:
         endpoint.kind is Kind.LIST
         and not has_children(endpoint)
         and len(endpoint.primary_key) == 1
-        and merges(endpoint)
+        and not replaced_whole(endpoint)
     )
 
 
@@ -128,7 +140,8 @@ def _column(data_type: str) -> dict[str, Any]:
 
 def table_columns(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
     """Column hints of the endpoint's root table: types, keys, parent id and dedup order."""
-    columns = {name: _column(kind) for name, kind in endpoint.columns.items()}
+    columns: dict[str, dict[str, Any]] = {ACCOUNT: {"data_type": BIGINT, "nullable": False}}
+    columns.update((name, _column(kind)) for name, kind in endpoint.columns.items())
     for key in endpoint.primary_key:  # ids unless the row types the key (a report's period, currency)
         columns[key] = {"data_type": endpoint.columns.get(key, BIGINT), "nullable": False}
     if endpoint.fan_out:
@@ -166,11 +179,10 @@ def resource_hints(endpoint: Endpoint) -> dict[str, Any]:
         "nested_hints": nested_hints(endpoint),
         "write_disposition": write_disposition(endpoint),
     }
-    if merges(endpoint):
-        hints["primary_key"] = list(endpoint.primary_key)
-        key = merge_key(endpoint)
-        if key:
-            hints["merge_key"] = key
+    hints["primary_key"] = list(primary_key(endpoint))
+    key = merge_key(endpoint)
+    if key:
+        hints["merge_key"] = key
     return hints
 
 

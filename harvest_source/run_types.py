@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
+from .settings import DATASET_NAME, DEFAULT_ACCOUNT_CONCURRENCY, DUCKDB_FILE, PIPELINE_NAME
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
 
@@ -31,6 +31,12 @@ class RunSettings:
     progress: Any = False
     pipelines_dir: str | None = None
     source_options: dict[str, Any] = field(default_factory=dict)  # extra harvest_source arguments
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY  # accounts extracted at once (loads take turns)
+
+
+def account_pipeline_name(pipeline_name: str, account_id: str | int) -> str:
+    """One dlt pipeline per account (its own cursors, state and working folder), all in one dataset."""
+    return f"{pipeline_name}_{str(account_id).strip()}"
 
 
 @dataclass
@@ -53,3 +59,6 @@ class RunResult:
     views: list[str] = field(default_factory=list)
     views_not_created: dict[str, str] = field(default_factory=dict)  # view -> why (a WARNING in the summary)
     reports_pending: int = 0  # report periods carried to the next run (reports rate budget)
+    account_id: str = ""  # the account this result is for ("" for several: see ``accounts``)
+    accounts: list[RunResult] = field(default_factory=list)  # one per account, when the run loaded several
+    accounts_skipped: dict[str, str] = field(default_factory=dict)  # listed by Harvest ID, not loaded: why

@@ -1,33 +1,35 @@
 """One load run, as the command line (and the benchmarks) do it: the runner only orchestrates.
 
-It wraps ``pipeline.run`` with what an unattended scheduled load needs, each job in its own module:
-build the pipeline (``destination``), finish or rewind what an earlier run left (``recovery``), refuse to
-mix two Harvest accounts in one dataset, run, create the analyst views (``views``), watch for schema
-drift (``drift``) and summarise, turning every failure into a message that says what to fix
-(``summary``). What the run learned comes back as a ``RunResult`` (figures from the report's frozen
-``RunOutcome``); ``run_load`` never raises for Harvest, config or pipeline errors.
+It picks the accounts (``accounts``: an id, a list, or ``all`` from Harvest ID's listing), rebuilds the
+dataset on ``--full-refresh``, loads each account with its own pipeline (``account_run``: recovery, drift
+watch, the run), several at once, each under its own rate limits, then creates the analyst views
+(``views``) once and sums up (``summary``). One account's failure never stops or rolls back another's:
+exit 0 when every account loaded everything, 2 when some loaded and others (or some tables) did not, 1
+when none did. What the run learned comes back as a ``RunResult`` (one per account in ``accounts`` when
+there are several); ``run_load`` never raises for Harvest, config or pipeline errors.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-from . import check_resources, harvest_source
-from .destination import describe_destination, file_format, make_pipeline, open_duckdb, row_counts, table_counts
-from .drift import FieldWatch, describe_schema_changes, schema_columns
+from .account_run import credential_options, load_account
+from .accounts import ALL, Discovered, discover_accounts, parse_account_setting
+from .destination import drop_dataset, make_pipeline, open_duckdb, table_counts
 from .errors import HarvestConfigError, HarvestError
 from .interrupts import marked_on_signal
 from .oauth_settings import OAuthSettings
-from .recovery import discard_failed_extract, finish_pending, forget_orphaned_state, guard_account
 from .report import RunReport
 from .run_types import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, RunResult, RunSettings
-from .settings import ACCOUNT_ID_STATE_KEY, DEFAULT_BASE_URL
+from .settings import DEFAULT_BASE_URL, DEFAULT_ID_URL, DEFAULT_USER_AGENT
 from .summary import INTERRUPTED, explain, format_summary, reason, root_cause
-from .views import create_views, drop_views
+from .views import create_views
 
 log = logging.getLogger("harvest_source")
 
@@ -36,7 +38,8 @@ log = logging.getLogger("harvest_source")
 _explain, _root_cause = explain, root_cause
 __all__ = [
     "EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "INTERRUPTED", "MissingCredentials", "RunResult", "RunSettings",
-    "format_summary", "make_pipeline", "open_duckdb", "resolve_credentials", "run_load", "table_counts",
+    "credential_options", "format_summary", "make_pipeline", "open_duckdb", "resolve_credentials", "run_load",
+    "table_counts",
 ]
 
 
@@ -87,92 +90,126 @@ def run_load(
     settings: RunSettings, access_token: str | OAuthSettings, account_id: str, base_url: str,
     report: RunReport | None = None,
 ) -> RunResult:
-    """Run one load and report; never raises for Harvest, config or pipeline errors.
+    """Load every account ``account_id`` names (an id, ``"1,2"`` or ``"all"``) and report; never raises for
+    Harvest, config or pipeline errors.
 
-    ``report``: pass your own to poll ``report.outcome()`` while the run goes (live progress)."""
+    ``report``: pass your own to poll ``report.outcome()`` while the run goes (live progress); with several
+    accounts it receives the first account's figures."""
     report = report if report is not None else RunReport()
-    with marked_on_signal(report):
-        return _load(settings, access_token, account_id, base_url, report)
-
-
-def _load(
-    settings: RunSettings, access_token: str | OAuthSettings, account_id: str, base_url: str, report: RunReport
-) -> RunResult:
     started = time.monotonic()
-    result = RunResult(exit_code=EXIT_FAILED)
-    duckdb_connection = pipeline = None
-    try:
-        resources = check_resources(list(settings.resources)) if settings.resources else None
-        # built before anything touches the destination: a bad setting fails here, with no I/O done
-        source = harvest_source(
-            **credential_options(access_token), account_id=account_id, base_url=base_url,
-            start_date=settings.start_date, force_sweep=settings.force_sweep, strict=settings.strict, report=report,
-            **settings.source_options,
-        )
-        if resources:
-            source = source.with_resources(*resources)
-        duckdb_connection = open_duckdb(settings)
-        pipeline = make_pipeline(settings, duckdb_connection)
-        result.destination = describe_destination(settings)
-        result.recovered = finish_pending(pipeline, lambda: table_counts(pipeline))
-        forget_orphaned_state(pipeline)
-        guard_account(pipeline, str(account_id).strip(), settings.full_refresh, ACCOUNT_ID_STATE_KEY)
-        before = {} if settings.full_refresh else table_counts(pipeline)
-        columns_before = {} if settings.full_refresh else schema_columns(pipeline)
-        fields = FieldWatch()
-        fields.sample(pipeline, columns_before)
-        fields.watch(source)
-        if settings.full_refresh:
-            drop_views(pipeline)  # dlt drops tables without CASCADE; PostgreSQL refuses while views use them
-        pipeline.run(
-            source,
-            loader_file_format=file_format(pipeline),
-            refresh="drop_sources" if settings.full_refresh else None,
-        )
-        result.rows = row_counts(pipeline)
-        result.views = create_views(pipeline, not_created=result.views_not_created)
-        after = table_counts(pipeline, list(result.rows))
-        result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
-        result.schema_changes = describe_schema_changes(columns_before, schema_columns(pipeline))
-        result.schema_changes += fields.gone()
-        result.exit_code = EXIT_PARTIAL if report.outcome().skipped else EXIT_OK
-    except (HarvestError, ConfigFieldMissingException) as error:
-        result.error = reason(error, report.outcome())
-        _clean_up_after_failure(pipeline)
-    except Exception as error:  # the top of a CLI run: a message, the traceback only with -v
-        log.debug("run failed", exc_info=True)
-        result.error = reason(error, report.outcome())
-        _clean_up_after_failure(pipeline)
-    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see the CLI) outside dlt's own signal handling
-        result.error = INTERRUPTED
-        _clean_up_after_failure(pipeline)
-    finally:
-        report.stop.set()  # the run is over: a thread still retrying or waiting gives up now
-        if duckdb_connection is not None:
-            duckdb_connection.close()
-        result.duration_s = time.monotonic() - started
-        outcome = report.outcome()
-        result.skipped = dict(outcome.skipped)
-        result.stats = dict(outcome.stats)
-        result.requests, result.retries, result.throttled = outcome.requests, outcome.retries, outcome.throttled
-        result.reports_pending = outcome.reports_pending
+    with marked_on_signal(report):
+        try:
+            chosen = choose_accounts(account_id, access_token, settings)
+        except HarvestError as error:
+            return RunResult(exit_code=EXIT_FAILED, error=explain(error), duration_s=time.monotonic() - started)
+        result = _load(settings, access_token, chosen.harvest, base_url, report)
+    result.accounts_skipped = dict(chosen.skipped)
+    result.duration_s = time.monotonic() - started
     return result
 
 
-def credential_options(credentials: str | OAuthSettings) -> dict[str, str | None]:
-    """``harvest_source()``'s credential arguments for a Personal Access Token or an OAuth app."""
+def choose_accounts(setting: str, credentials: str | OAuthSettings, settings: RunSettings) -> Discovered:
+    """The accounts to load: the ids listed, or (``all``) every Harvest account Harvest ID lists."""
+    parsed = parse_account_setting(setting)
+    if parsed != ALL:
+        return Discovered(harvest=list(parsed))
+    user_agent = str(settings.source_options.get("user_agent") or DEFAULT_USER_AGENT)
     if isinstance(credentials, OAuthSettings):
-        return {"access_token": None, "client_id": credentials.client_id, "client_secret": credentials.client_secret,
-                "refresh_token": credentials.refresh_token, "id_url": credentials.id_url,
-                "token_dir": credentials.token_dir}
-    return {"access_token": credentials}
+        auth = credentials.auth("0", user_agent=user_agent)
+        try:
+            return discover_accounts(auth.access_token, credentials.id_url, user_agent=user_agent, redact=auth.redact)
+        finally:
+            auth.close()
+    id_url = settings.source_options.get("id_url") or dlt.config.get("sources.harvest.id_url") or DEFAULT_ID_URL
+    token = str(credentials)
+    return discover_accounts(lambda: token, str(id_url), user_agent=user_agent,
+                             redact=lambda text: text.replace(token, "***"))
 
 
-def _clean_up_after_failure(pipeline: dlt.Pipeline | None) -> None:
-    """A failed run (not a killed one) leaves nothing the next run would take for a kill's leftovers."""
-    if pipeline is None:
-        return
+def _load(settings: RunSettings, credentials: str | OAuthSettings, account_ids: list[str], base_url: str,
+          report: RunReport) -> RunResult:
+    duckdb_connection = None
+    pipelines: list[dlt.Pipeline] = []
+    results: list[RunResult] = []
     try:
-        discard_failed_extract(pipeline)
-    except Exception:  # a clean-up nicety: the run's own error is what the user must see
-        log.debug("could not remove this run's unfinished extract", exc_info=True)
+        duckdb_connection = open_duckdb(settings)
+        refresh = None
+        if settings.full_refresh and not drop_dataset(settings, duckdb_connection):
+            if len(account_ids) > 1:
+                raise HarvestConfigError(
+                    f"--full-refresh with several accounts needs a SQL destination, not {settings.destination}",
+                    hint="delete the dataset's folder (or bucket prefix) and run again without --full-refresh")
+            refresh = "drop_sources"  # files: dlt drops the tables of this account's pipeline
+        reports = [report, *(RunReport() for _ in account_ids[1:])]
+        turn = threading.Lock()
+
+        def one(index: int) -> tuple[RunResult, dlt.Pipeline | None]:
+            return load_account(settings, credentials, account_ids[index], base_url, reports[index],
+                                duckdb_connection, turn if len(account_ids) > 1 else None, refresh)
+
+        for result, pipeline in _each(one, len(account_ids), settings.account_concurrency, reports):
+            results.append(result)
+            if pipeline is not None and result.exit_code != EXIT_FAILED:
+                pipelines.append(pipeline)
+        combined = results[0] if len(results) == 1 else combine(results)
+        if pipelines:
+            combined.views = create_views(pipelines[-1], not_created=combined.views_not_created)
+        return combined
+    except HarvestError as error:
+        return RunResult(exit_code=EXIT_FAILED, error=explain(error), accounts=results)
+    except Exception as error:
+        log.debug("run failed", exc_info=True)
+        return RunResult(exit_code=EXIT_FAILED, error=reason(error, report.outcome()), accounts=results)
+    except KeyboardInterrupt:
+        return RunResult(exit_code=EXIT_FAILED, error=INTERRUPTED, accounts=results)
+    finally:
+        if duckdb_connection is not None:
+            duckdb_connection.close()
+
+
+def _each(run_one: Callable[[int], tuple[RunResult, dlt.Pipeline | None]], count: int, concurrency: int,
+          reports: list[RunReport]) -> list[tuple[RunResult, dlt.Pipeline | None]]:
+    """``run_one`` for every account index, ``concurrency`` at a time, in the accounts' order. One account
+    runs in this thread (signals, dlt's context); on Ctrl-C every account stops at its next check."""
+    if count == 1:
+        return [run_one(0)]
+    pool = ThreadPoolExecutor(max(1, min(count, concurrency)), thread_name_prefix="harvest-account")
+    futures = [pool.submit(run_one, index) for index in range(count)]
+    try:
+        return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        for account_report in reports:
+            account_report.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def combine(results: list[RunResult]) -> RunResult:
+    """The run's figures over every account: rows and requests summed; exit 0 when every account loaded
+    everything, 2 when some did (or some tables were skipped), 1 when none loaded."""
+    loaded = [r for r in results if r.exit_code != EXIT_FAILED]
+    if len(loaded) == len(results):
+        exit_code = EXIT_PARTIAL if any(r.exit_code == EXIT_PARTIAL for r in results) else EXIT_OK
+    else:
+        exit_code = EXIT_PARTIAL if loaded else EXIT_FAILED
+    total = RunResult(exit_code=exit_code, accounts=list(results))
+    for result in results:
+        for table, rows in result.rows.items():
+            total.rows[table] = total.rows.get(table, 0) + rows
+        for table, rows in result.new_rows.items():
+            total.new_rows[table] = total.new_rows.get(table, 0) + rows
+        for table, rows in result.recovered.items():
+            total.recovered[table] = total.recovered.get(table, 0) + rows
+        total.requests += result.requests
+        total.retries += result.retries
+        total.throttled += result.throttled
+        total.reports_pending += result.reports_pending
+        total.skipped.update({f"{table} (account {result.account_id})": why for table, why in result.skipped.items()})
+        total.schema_changes += [c for c in result.schema_changes if c not in total.schema_changes]
+        total.destination = total.destination or result.destination
+    total.rows = dict(sorted(total.rows.items()))
+    failed = [r for r in results if r.exit_code == EXIT_FAILED]
+    if failed:
+        total.error = "\n".join(f"account {r.account_id}: {r.error}" for r in failed)
+    return total

@@ -48,6 +48,9 @@ ACCOUNT_ID_STATE_KEY = "account_id"
 # The staging dataset dlt merges through, named so analysts see it belongs to dlt, not to them
 # (dlt's default "%s_staging" puts "harvest_data_staging" next to "harvest_data").
 STAGING_DATASET_LAYOUT = "_dlt_staging_%s"
+# Many accounts: accounts extracted at once, each under its own rate limits (Harvest's limit is per token
+# and account); their loads into the one dataset take turns. Bounded so 500 accounts do not mean 500 threads.
+DEFAULT_ACCOUNT_CONCURRENCY = 8
 # Drift watch: arrow pages only tell empty from filled, so a few rows are not evidence of a gone field.
 MISSING_MIN_ARROW_ROWS = 3
 # Drift watch: earlier rows sampled per table to learn which columns they filled.
@@ -85,6 +88,9 @@ OAUTH_REFRESH_MARGIN_FRACTION = 0.2
 # When a token response has no expires_in: 17 h, as tap-harvest assumes (reference 1.3, v1 said 18 h).
 OAUTH_DEFAULT_EXPIRES_IN_S = 17 * 3600.0
 OAUTH_TIMEOUT_S = 30.0
+# Token requests answered 5xx/429 or not at all: attempts in all, and the back-off step (1x, 2x, ...).
+OAUTH_TOKEN_ATTEMPTS = 3
+OAUTH_TOKEN_BACKOFF_S = 2.0
 # Refreshes one request may ask for when its token keeps expiring under it (shared by many threads).
 OAUTH_MAX_REFRESHES_PER_REQUEST = 3
 # Where rotated refresh tokens are kept (token_store.py); the env var overrides the default folder.

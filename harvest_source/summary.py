@@ -48,11 +48,33 @@ def format_summary(result: RunResult) -> str:
     if result.reports_pending:
         lines.append(f"reports pending: {result.reports_pending:,} period(s) did not fit the reports rate limit "
                      "(100 per 15 min); the next run loads them")
-    status = {EXIT_OK: "OK", EXIT_PARTIAL: "PARTIAL (some resources skipped)", EXIT_FAILED: "FAILED"}
+    lines.extend(account_lines(result))
+    partial = "PARTIAL (some accounts did not load)" if any(
+        r.exit_code == EXIT_FAILED for r in result.accounts) else "PARTIAL (some resources skipped)"
+    status = {EXIT_OK: "OK", EXIT_PARTIAL: partial, EXIT_FAILED: "FAILED"}
     lines.append(f"status: {status[result.exit_code]}")
     if result.error:
         lines.append(f"error: {result.error}")
     return "\n".join(lines)
+
+
+def account_lines(result: RunResult) -> list[str]:
+    """One line per account of a run that loaded several, and the accounts Harvest ID listed but not loaded."""
+    lines = []
+    if result.accounts:
+        lines.append("accounts:")
+        status = {EXIT_OK: "OK", EXIT_PARTIAL: "PARTIAL", EXIT_FAILED: "FAILED"}
+        for account in result.accounts:
+            rows = sum(account.rows.values())
+            line = (f"  {account.account_id}: {status[account.exit_code]}, {rows:,} rows loaded, "
+                    f"{account.requests:,} requests")
+            if account.skipped:
+                line += f", skipped {', '.join(account.skipped)}"
+            if account.exit_code == EXIT_FAILED and account.error:
+                line += f" - {account.error.splitlines()[0]}"
+            lines.append(line)
+    lines.extend(f"account {account} not loaded: {why}" for account, why in result.accounts_skipped.items())
+    return lines
 
 
 def reason(error: BaseException, outcome: RunOutcome) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from harvest_source.run_types import account_pipeline_name
 from harvest_source.runner import RunResult, RunSettings, run_load
 from harvest_source.settings import TOKEN_DIR_ENV
 from harvest_source.simulator.clock import NOW_ENV, PINNED_NOW
@@ -44,6 +45,11 @@ class Loader:
         self.sim, self.folder, self.name = sim, folder, name
         self.token = token or getattr(sim, "admin_token", None) or "admin-token"
         self.file = str(folder / f"{name}.duckdb")
+
+    @property
+    def pipeline_name(self) -> str:
+        """The account's dlt pipeline (one per account): its working folder under ``folder / "pipelines"``."""
+        return account_pipeline_name(self.name, self.sim.account_id)
 
     def run(self, **settings: Any) -> RunResult:
         # the simulator does not rate-limit unless asked: do not pace at Harvest's real speed

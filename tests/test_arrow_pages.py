@@ -13,6 +13,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from harvest_source.account_column import stamp
 from harvest_source.arrow_pages import PageDecoder, arrow_column_hints
 from harvest_source.catalog import BY_TABLE, ENDPOINTS
 from harvest_source.dlt_compat.resources import AfterIncremental
@@ -53,7 +54,7 @@ def _cursors(loader) -> dict:
 def _settings(loader):
     from harvest_source.runner import RunSettings
 
-    return RunSettings(duckdb_file=loader.file, pipeline_name=loader.name,
+    return RunSettings(duckdb_file=loader.file, pipeline_name=loader.pipeline_name,
                        pipelines_dir=str(loader.folder / "pipelines"))
 
 
@@ -196,6 +197,7 @@ def test_merge_keeps_the_newest_version_when_a_load_carries_an_id_twice(tmp_path
                                 write_disposition={"disposition": "merge", "strategy": "delete-insert"})()
         if arrow:
             resource.add_step(AfterIncremental(decoder.finalize))
+        resource.add_map(stamp(1))  # the source stamps every table's account
         pipeline = dlt.pipeline(f"merge_{arrow}", destination=dlt.destinations.duckdb(str(tmp_path / f"{arrow}.db")),
                                 dataset_name="d", pipelines_dir=str(tmp_path / "p"))
         pipeline.run(resource, loader_file_format="parquet")

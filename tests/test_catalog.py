@@ -54,8 +54,14 @@ def test_resources_have_merge_keys_and_dispositions():
         assert hints["columns"]["id"]["primary_key"], table
     payments = resources["invoice_payments"].compute_table_schema()
     assert payments["columns"]["invoice_id"].get("merge_key")
-    assert resources["roles"].compute_table_schema()["write_disposition"] == "replace"
-    assert resources["company"].compute_table_schema()["write_disposition"] == "replace"
+    for table in TABLES:  # many accounts share each table: every key starts with the account
+        hints = resources[table].compute_table_schema()
+        assert hints["columns"]["account_id"]["primary_key"] and not hints["columns"]["account_id"]["nullable"]
+    # tables read whole replace their account's rows only: merged with the account as merge key
+    for table in ("roles", "company", "reports_project_budget"):
+        hints = resources[table].compute_table_schema()
+        assert hints["write_disposition"] == "merge", table
+        assert {c for c in hints["columns"] if hints["columns"][c].get("merge_key")} == {"account_id"}, table
     # hidden listings feed parents and children; they never become tables
     assert not resources["invoices_listing"].selected
 
@@ -84,9 +90,11 @@ def test_rules_derive_what_the_rows_used_to_say():
     assert tables(rules.arrow_eligible) == plain_lists
     assert tables(rules.first_load_appendable) == plain_lists == set(rules.appendable_tables())
     assert tables(rules.incremental) == plain_lists | {"invoices", "estimates", "users"}
-    assert {t for t in TABLES if not rules.dedup_sort(BY_TABLE[t])} == {"company", "roles", "teammates",
+    assert {t for t in TABLES if not rules.dedup_sort(BY_TABLE[t])} == {"company", "teammates",
                                                                         *REPORT_TABLES}
-    assert rules.merge_key(BY_TABLE["teammates"]) == "user_id" and rules.merge_key(BY_TABLE["users"]) is None
+    assert rules.merge_key(BY_TABLE["teammates"]) == ["account_id", "user_id"]
+    assert rules.merge_key(BY_TABLE["users"]) is None
+    assert rules.primary_key(BY_TABLE["teammates"]) == ("account_id", "user_id", "id")
     assert rules.request_params(BY_TABLE["clients"], "2024-01-01T00:00:00Z") == {UPDATED_SINCE: "2024-01-01T00:00:00Z"}
     assert rules.request_params(BY_TABLE["clients"], EPOCH) is None
     assert rules.request_params(BY_TABLE["roles"], "2024-01-01T00:00:00Z") is None
@@ -97,13 +105,13 @@ def test_report_rows_merge_on_period_and_subject_and_replace_their_period():
     hints = source.resources["reports_time_team"].compute_table_schema()
     assert hints["write_disposition"] == "merge"
     columns = hints["columns"]
-    assert {c for c in columns if columns[c].get("primary_key")} == {"period_start", "period_end", "user_id",
-                                                                      "currency"}
-    assert {c for c in columns if columns[c].get("merge_key")} == {"period_start", "period_end"}
+    assert {c for c in columns if columns[c].get("primary_key")} == {"account_id", "period_start", "period_end",
+                                                                      "user_id", "currency"}
+    assert {c for c in columns if columns[c].get("merge_key")} == {"account_id", "period_start", "period_end"}
     assert columns["period_start"]["data_type"] == "date" and columns["currency"]["data_type"] == "text"
     assert columns["billable_amount"]["data_type"] == "decimal"
     budget = source.resources["reports_project_budget"].compute_table_schema()
-    assert budget["write_disposition"] == "replace"
+    assert budget["columns"]["account_id"]["merge_key"]  # read whole: replaces the account's rows
 
 
 def test_start_date_bounds_dated_facts_never_dimensions():

@@ -28,7 +28,7 @@ def sim():
 
 
 def _dispositions(loader) -> dict[str, str]:
-    pipeline = dlt.attach(loader.name, pipelines_dir=str(loader.folder / "pipelines"))
+    pipeline = dlt.attach(loader.pipeline_name, pipelines_dir=str(loader.folder / "pipelines"))
     return {name: table.get("write_disposition", "") for name, table in pipeline.default_schema.tables.items()}
 
 

@@ -61,7 +61,7 @@ def test_loaded_packages_leave_no_data_files_in_the_working_folder(sim, loader_f
     monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "true")
     loader = loader_for(sim)
     assert loader.run().exit_code == EXIT_OK
-    loaded = loader.folder / "pipelines" / loader.name / "load" / "loaded"
+    loaded = loader.folder / "pipelines" / loader.pipeline_name / "load" / "loaded"
     packages = [p for p in loaded.iterdir() if p.is_dir()]
     assert packages and all((p / "load_package_state.json").is_file() for p in packages)
     assert [f for p in packages for f in (p / "completed_jobs").glob("*") if f.is_file()] == []

@@ -296,3 +296,26 @@ def test_authorize_without_an_oauth_app_says_what_to_set(capsys):
     assert main(["--authorize"]) == EXIT_FAILED
     err = capsys.readouterr().err
     assert "OAuth needs client_id and client_secret" in err and "secrets.toml" in err
+
+
+def test_the_token_url_is_tried_again_after_a_5xx_and_gives_up_with_a_clear_error():
+    """A short outage at Harvest ID (5xx, 429) must not fail a scheduled run; a long one fails it clearly."""
+    from harvest_source.http.oauth import request_token
+    from harvest_source.settings import OAUTH_TOKEN_ATTEMPTS
+
+    answers = [httpx.Response(503), httpx.Response(429),
+               httpx.Response(200, json={"access_token": "fresh", "expires_in": 3600})]
+    waits: list[float] = []
+    with httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0))) as http:
+        body = request_token(http, "http://id.test/api/v2", {"grant_type": "refresh_token"}, str, sleep=waits.append)
+    assert body["access_token"] == "fresh" and len(waits) == 2 and not answers
+
+    calls: list[int] = []
+
+    def down(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(502)
+
+    with httpx.Client(transport=httpx.MockTransport(down)) as http, pytest.raises(HarvestAuthError) as failed:
+        request_token(http, "http://id.test/api/v2", {"grant_type": "refresh_token"}, str, sleep=waits.append)
+    assert len(calls) == OAUTH_TOKEN_ATTEMPTS and "502" in str(failed.value) and "run again later" in str(failed.value)

@@ -135,7 +135,7 @@ def test_a_persistent_fault_fails_loudly_and_the_next_run_loads_everything(loade
             change_account(sim, random.Random(number), changes=8)
             before = _dataset_snapshot(loader)
             cursors_before = cursors(destination_state(loader.file))
-            local_before = cursors(local_state(loader.folder / "pipelines", loader.name))
+            local_before = cursors(local_state(loader.folder / "pipelines", loader.pipeline_name))
             assert cursors_before and local_before == cursors_before
 
             sim.set_faults([rule])
@@ -150,7 +150,7 @@ def test_a_persistent_fault_fails_loudly_and_the_next_run_loads_everything(loade
             # nothing of the failed run reached the destination, and no cursor moved
             assert _dataset_snapshot(loader) == before
             assert cursors(destination_state(loader.file)) == cursors_before
-            assert cursors(local_state(loader.folder / "pipelines", loader.name)) == local_before
+            assert cursors(local_state(loader.folder / "pipelines", loader.pipeline_name)) == local_before
 
             sim.clear_faults()
             recovered = loader.run()

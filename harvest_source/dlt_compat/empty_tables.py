@@ -15,8 +15,11 @@ import dlt
 log = logging.getLogger("harvest_source")
 
 
-def empty_tables(pipeline: dlt.Pipeline, tables: list[str]) -> list[str]:
-    """The tables the destination proves absent or empty; [] when it cannot be asked (never a guess)."""
+def empty_tables(pipeline: dlt.Pipeline, tables: list[str], account_id: int | None = None) -> list[str]:
+    """The tables the destination proves absent or empty; [] when it cannot be asked (never a guess).
+
+    ``account_id``: empty of that account's rows (other accounts may fill the table: one dataset holds
+    many). A table without the ``account_id`` column is not proven empty."""
     if not tables:
         return []
     try:
@@ -29,10 +32,38 @@ def empty_tables(pipeline: dlt.Pipeline, tables: list[str]) -> list[str]:
             empty = [t for t in tables if t not in existing]
             sql = client.sql_client
             for name in sorted(existing):
-                rows = sql.execute_sql(f"SELECT count(*) FROM {sql.make_qualified_table_name(name)}")
+                where = "" if account_id is None else f" WHERE account_id = {int(account_id)}"
+                rows = sql.execute_sql(f"SELECT count(*) FROM {sql.make_qualified_table_name(name)}{where}")
                 if rows and rows[0][0] == 0:
                     empty.append(name)
             return sorted(empty)
     except Exception:  # the destination could not tell: merge, as always
         log.debug("could not check which tables are empty; merging all", exc_info=True)
         return []
+
+
+def tables_lacking_column(pipeline: dlt.Pipeline, tables: list[str], column: str) -> list[str]:
+    """The tables that exist at the destination without ``column`` ([] when it cannot be asked)."""
+    try:
+        with pipeline.destination_client() as client:
+            if not hasattr(client, "get_storage_tables") or not client.is_storage_initialized():
+                return []
+            return sorted(name for name, columns in client.get_storage_tables(tables)
+                          if columns and column not in columns)
+    except Exception:  # the destination could not tell: the load itself will say what is wrong
+        log.debug("could not read the destination's tables", exc_info=True)
+        return []
+
+
+def has_stored_state(pipeline: dlt.Pipeline) -> bool | None:
+    """Whether the destination keeps a state of this pipeline (None: it cannot tell)."""
+    try:
+        with pipeline.destination_client() as client:
+            if not client.is_storage_initialized():
+                return False
+            if not hasattr(client, "get_stored_state"):
+                return None
+            return client.get_stored_state(pipeline.pipeline_name) is not None
+    except Exception:
+        log.debug("could not read the destination's pipeline state", exc_info=True)
+        return None

@@ -33,6 +33,8 @@ from ..settings import (
     OAUTH_REFRESH_MARGIN_FRACTION,
     OAUTH_REFRESH_MARGIN_S,
     OAUTH_TIMEOUT_S,
+    OAUTH_TOKEN_ATTEMPTS,
+    OAUTH_TOKEN_BACKOFF_S,
 )
 from ..token_store import TokenStore
 
@@ -42,14 +44,27 @@ REAUTHORIZE_HINT = ("authorize again: run `harvest-dlt --authorize` (or put a ne
                     "[sources.harvest] in .dlt/secrets.toml), then run the load again")
 
 
-def request_token(http: httpx.Client, id_url: str, form: dict[str, str], redact: Callable[[str], str]) -> dict:
-    """POST Harvest ID's token URL; the token response, or a ``HarvestAuthError`` saying what to do."""
+def request_token(http: httpx.Client, id_url: str, form: dict[str, str], redact: Callable[[str], str],
+                  sleep: Callable[[float], None] = time.sleep) -> dict:
+    """POST Harvest ID's token URL; the token response, or a ``HarvestAuthError`` saying what to do.
+
+    A 5xx, a 429 or no answer is tried again (``OAUTH_TOKEN_ATTEMPTS`` in all, backing off): an outage of
+    a few seconds at Harvest ID must not fail a run that would then wait a day for its schedule."""
     url = f"{id_url.rstrip('/')}/oauth2/token"
-    try:
-        response = http.post(url, data=form)
-    except httpx.HTTPError as error:
-        raise HarvestAuthError(f"could not reach Harvest ID at {url}: {redact(str(error))[:200]}",
-                               hint="check the network and the id_url setting, then run again") from None
+    for attempt in range(1, OAUTH_TOKEN_ATTEMPTS + 1):
+        last = attempt == OAUTH_TOKEN_ATTEMPTS
+        try:
+            response = http.post(url, data=form)
+        except httpx.HTTPError as error:
+            if last:
+                raise HarvestAuthError(f"could not reach Harvest ID at {url}: {redact(str(error))[:200]}",
+                                       hint="check the network and the id_url setting, then run again") from None
+            log.info("Harvest ID's token URL did not answer (attempt %d); trying again", attempt)
+        else:
+            if response.status_code < 500 and response.status_code != 429 or last:
+                break
+            log.info("Harvest ID's token URL answered %d (attempt %d); trying again", response.status_code, attempt)
+        sleep(OAUTH_TOKEN_BACKOFF_S * attempt)
     try:
         body: Any = response.json()
     except ValueError:

@@ -74,7 +74,7 @@ def run_verify(settings: RunSettings, token: str | OAuthSettings, account_id: st
                                  hint="load first (harvest-dlt), or point --duckdb-file at the loaded file")
     pipeline = make_pipeline(settings)
     with make_client(settings, token, account_id, base_url, transport) as client, pipeline.sql_client() as sql:
-        warehouse = Warehouse(sql)
+        warehouse = Warehouse(sql, account_id)
         if not warehouse.tables:
             raise HarvestConfigError(f"dataset {settings.dataset} holds no tables: nothing to verify",
                                      hint="load first (harvest-dlt), or name the loaded dataset with --dataset")

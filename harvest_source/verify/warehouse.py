@@ -2,7 +2,8 @@
 
 Only SELECTs, in SQL that DuckDB and PostgreSQL both run (``EXTRACT``, ``CASE``, ``DATE 'YYYY-MM-DD'``,
 ``GROUP BY`` ordinals). Rows soft-deleted by the connector (``SOFT_DELETED_COLUMN``, when the table has
-it) are left out of counts and sums: Harvest no longer has them.
+it) are left out of counts and sums: Harvest no longer has them. One dataset holds many accounts: only the
+verified account's rows count (``account_id``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from ..rules import ACCOUNT
 from ..settings import SOFT_DELETED_COLUMN
 from .checks import Breakdown, Figures, Key
 
@@ -22,8 +24,9 @@ MonthSums = dict[tuple[int, int], dict[Key, Figures]]
 class Warehouse:
     """Reads one dataset through an open dlt sql_client (``with pipeline.sql_client() as client``)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, account_id: str | int | None = None) -> None:
         self.client = client
+        self.account_id = None if account_id is None else int(account_id)  # one account's rows of many
         self._columns = self._read_columns()
 
     def _read_columns(self) -> dict[str, set[str]]:
@@ -44,8 +47,12 @@ class Warehouse:
         return table in self._columns
 
     def _live(self, table: str) -> str:
-        """The WHERE condition that keeps rows Harvest still has."""
-        return f"{SOFT_DELETED_COLUMN} IS NULL" if SOFT_DELETED_COLUMN in self._columns.get(table, ()) else "1 = 1"
+        """The WHERE condition that keeps the account's rows Harvest still has."""
+        columns = self._columns.get(table, ())
+        live = f"{SOFT_DELETED_COLUMN} IS NULL" if SOFT_DELETED_COLUMN in columns else "1 = 1"
+        if self.account_id is not None and ACCOUNT in columns:
+            live += f" AND {ACCOUNT} = {self.account_id}"
+        return live
 
     def count(self, table: str) -> int:
         name = self.client.make_qualified_table_name(table)
