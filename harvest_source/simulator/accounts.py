@@ -191,7 +191,8 @@ class Accounts:
     def route(self, req: Request) -> Account | None:
         """The account a request addresses (``Harvest-Account-Id`` header, else ``account_id`` query)."""
         raw = (req.headers.get("Harvest-Account-Id") or req.query.get("account_id") or "").strip()
-        return self._by_id.get(int(raw)) if raw.isdigit() else None
+        acct = self._by_id.get(int(raw)) if raw.isdigit() else None
+        return acct if acct is not None and raw == str(acct.id) else None  # "01234567" is not 1234567
 
     def reaches(self, token: str) -> bool:
         """Whether a personal access token is one the accounts accept (administrator or member)."""
