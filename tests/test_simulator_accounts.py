@@ -120,6 +120,18 @@ def test_one_account_fails_while_the_others_answer(sim):
     assert _control(sim, "POST", f"/accounts/{second}", json={"state": "asleep"}).status_code == 422
 
 
+def test_an_account_can_fail_in_the_middle_of_a_load(sim):
+    first, second, _ = sim.account_ids
+    try:
+        pending = _control(sim, "POST", f"/accounts/{second}", json={"state": "revoked", "after": 2}).json()
+        assert pending["state"] == "ok" and pending["pending_state"] == {"state": "revoked", "after": 2}
+        assert [_get(sim, "/users", second).status_code for _ in range(4)] == [200, 200, 401, 401]
+        assert _get(sim, "/users", first).status_code == 200
+    finally:
+        sim.set_account_state(second, "ok")
+    assert _get(sim, "/users", second).status_code == 200
+
+
 def test_faults_and_stats_per_account(sim):
     first, second, _ = sim.account_ids
     _control(sim, "POST", "/reset")
@@ -184,6 +196,7 @@ def test_oauth_reaches_every_account_and_revoking_one_account_leaves_the_others(
         assert denied.status_code == 401 and denied.json()["error"] == "invalid_token"
         assert _get(sim, "/company", third, token=body["access_token"]).status_code == 200
         assert _get(sim, "/company", second).status_code == 200  # the PAT is not the app's grant
+        assert _listed(sim, PAT) == [first, second, third, FORECAST_ACCOUNT_ID]  # and lists every account
         renewed = _oauth_refresh(sim, body["refresh_token"])  # the grant still works for the others
         assert _listed(sim, renewed["access_token"]) == [first, third, FORECAST_ACCOUNT_ID]
         assert _get(sim, "/company", second, token=renewed["access_token"]).status_code == 401

@@ -10,6 +10,7 @@ tell accounts apart exactly the way Harvest does: by the account header, and not
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,8 @@ class Account:
         self.request_stats = Stats()
         self.faults = Faults()
         self.state = "ok"
+        self._pending: tuple[str, int] | None = None  # (state, requests still answered before it applies)
+        self._state_lock = threading.Lock()
         self._mutator = None
 
     # -- identity -----------------------------------------------------------------------------------
@@ -68,15 +71,28 @@ class Account:
                 "User-Agent": "harvest-dlt tests (dev@example.com)"}
 
     # -- state --------------------------------------------------------------------------------------
-    def set_state(self, state: str) -> None:
+    def set_state(self, state: str, after: int | None = None) -> None:
         """"ok"; "revoked": every token gets Harvest's 401 invalid_token here; "down": 503 to everything;
-        "forbidden": 403 to everything. Other accounts keep answering."""
+        "forbidden": 403 to everything. Other accounts keep answering. ``after=N``: the next N requests
+        are still answered as now, then the state applies (an account that fails in the middle of a load)."""
         if state not in STATES:
             raise ValueError(f"unknown account state {state!r}; known: {list(STATES)}")
-        self.state = state
+        with self._state_lock:
+            if after is None or int(after) <= 0:
+                self.state, self._pending = state, None
+            else:
+                self._pending = (state, int(after))
 
     def refusal(self) -> Response | None:
         """The answer every request gets while the account is not "ok" (None when it is)."""
+        if self._pending is not None:
+            with self._state_lock:
+                if self._pending is not None:
+                    state, left = self._pending
+                    if left <= 0:
+                        self.state, self._pending = state, None
+                    else:
+                        self._pending = (state, left - 1)
         if self.state == "revoked":
             return invalid_token()
         if self.state == "down":
@@ -149,7 +165,9 @@ class Account:
         self.faults.clear()
 
     def summary(self) -> dict[str, Any]:
+        pending = self._pending
         return {"id": self.id, "name": self.name, "seed": self.seed, "state": self.state,
+                "pending_state": None if pending is None else {"state": pending[0], "after": pending[1]},
                 "admin_user_id": self.admin_user_id, "member_user_id": self.member_user_id}
 
 

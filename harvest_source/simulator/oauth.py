@@ -253,12 +253,14 @@ class IdService:
 
 def _parse_scope(text: str) -> Scope:
     """``harvest:all`` (None: every account) or space-separated ``harvest:ID`` (those accounts only);
-    other products' scopes (``forecast:ID``) reach no Harvest account."""
+    only ``forecast:ID`` scopes reach no Harvest account; anything else is read as ``harvest:all``."""
     words = text.split()
-    if not words or "harvest:all" in words:
+    if "harvest:all" in words:
         return None
-    return frozenset(int(w.split(":", 1)[1]) for w in words
-                     if w.startswith("harvest:") and w.split(":", 1)[1].isdigit())
+    ids = frozenset(int(w[8:]) for w in words if w.startswith("harvest:") and w[8:].isdigit())
+    if ids or (words and all(w.startswith("forecast:") for w in words)):
+        return ids
+    return None
 
 
 def _form(headers: Any, body: bytes) -> dict[str, str]:

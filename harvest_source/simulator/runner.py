@@ -126,10 +126,11 @@ class Simulator:
         ``stats``, ``set_faults``, ``set_state``... acting on that account only."""
         return self.accounts.get(account_id)
 
-    def set_account_state(self, account_id: int | str, state: str) -> None:
+    def set_account_state(self, account_id: int | str, state: str, after: int | None = None) -> None:
         """"ok", "revoked" (401 invalid_token), "down" (503) or "forbidden" (403) for every request
-        to that account, whatever the token; the other accounts keep answering."""
-        self.accounts.get(account_id).set_state(state)
+        to that account, whatever the token; the other accounts keep answering. ``after=N``: from the
+        N+1-th request to that account on."""
+        self.accounts.get(account_id).set_state(state, after)
 
     @property
     def child_bumps_parent(self) -> bool:
@@ -246,7 +247,8 @@ class Simulator:
 
     def _account_control(self, route: tuple[str, str], body: bytes) -> Response:
         """``GET /__sim__/accounts``: every account's id, name, seed and state;
-        ``POST /__sim__/accounts/<id> {"state": "ok"|"revoked"|"down"|"forbidden"}``: one account fails."""
+        ``POST /__sim__/accounts/<id> {"state": "ok"|"revoked"|"down"|"forbidden", "after": N}``: one account
+        fails (after N more requests)."""
         method, path = route
         if path == "/__sim__/accounts" and method == "GET":
             return json_response({"accounts": [a.summary() for a in self.accounts]})
@@ -255,7 +257,8 @@ class Simulator:
             return json_response(self.accounts.get(tail).summary())
         if tail.isdigit() and method == "POST":
             acct = self.accounts.get(tail)
-            acct.set_state(str(read_json(body).get("state", "ok")))
+            doc = read_json(body)
+            acct.set_state(str(doc.get("state", "ok")), doc.get("after"))
             return json_response(acct.summary())
         return message_error(404, f"unknown control route {method} {path}")
 
