@@ -1,4 +1,5 @@
-"""Command line: serve a generated Harvest account until interrupted; prints the base URL first."""
+"""Command line: serve generated Harvest accounts until interrupted; prints the base URL first, then (on
+stderr) each account's id and company name."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the account's current time, e.g. 2024-12-02T17:00:00Z (default: $HARVEST_SIM_NOW, else now)")
     p.add_argument("--token", default=None, help="the administrator's token (default: any non-empty token)")
     p.add_argument("--member-token", default=None, help="a token that acts as a member user")
-    p.add_argument("--account-id", type=int, default=None, help="accepted Harvest-Account-Id (default 1234567)")
+    p.add_argument("--account-id", type=int, default=None,
+                   help="the first account's Harvest-Account-Id (default 1234567); the others follow it")
+    p.add_argument("--accounts", type=int, default=1,
+                   help="how many accounts to serve (account i: id --account-id + i, data of --seed + i)")
     p.add_argument("--rate-limit", choices=("off", "harvest"), default="off")
     p.add_argument("--time-scale", type=float, default=1.0, help="divide the rate-limit windows by this")
     p.add_argument("--latency-ms", type=float, default=0, help="added latency per request")
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                     latency_ms=args.latency_ms, child_bumps_parent=not args.no_child_bumps_parent,
                     host=args.host, port=args.port, now=args.now, oauth_client_id=args.oauth_client_id,
                     oauth_client_secret=args.oauth_client_secret, refresh_token=args.refresh_token,
-                    token_lifetime_s=args.token_lifetime_s)
+                    token_lifetime_s=args.token_lifetime_s, accounts=args.accounts)
     sim.start()
     print(sim.base_url, flush=True)
     if sim.oauth is not None:
@@ -60,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Control: {sim.base_url[:-3]}/__sim__/stats. Ctrl-C stops.",
         file=sys.stderr, flush=True,
     )
+    if len(sim.account_ids) > 1:
+        listed = ", ".join(f"{a.id} ({a.name}, seed {a.seed})" for a in sim.accounts)
+        print(f"harvest simulator: {len(sim.account_ids)} accounts: {listed}; the ID service lists them at "
+              f"{sim.id_url}/accounts", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

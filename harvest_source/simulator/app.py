@@ -1,5 +1,6 @@
-"""Request pipeline of the simulator: faults -> latency -> User-Agent -> auth -> rate limit -> route,
-then faults that rewrite answers, and statistics. /__sim__/ control paths bypass all of it."""
+"""Request pipeline of the simulator: faults -> latency -> User-Agent -> account (by Harvest-Account-Id) ->
+the account's faults and state -> auth -> rate limit (per token and account) -> route, then faults that
+rewrite answers, and statistics (server-wide and the account's). /__sim__/ control paths bypass all of it."""
 
 from __future__ import annotations
 
@@ -9,25 +10,37 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import faults as F
 from ._json import dumps, loads
-from .api import Api
-from .auth import Authenticator
+from .accounts import Account, Accounts
+from .auth import _bearer
 from .clock import http_date
 from .faults import Faults
-from .http_types import ApiError, Request, Response, bad_request, json_response, message_error
+from .http_types import (
+    INVALID_TOKEN_DESCRIPTION,
+    ApiError,
+    Request,
+    Response,
+    bad_request,
+    invalid_token,
+    json_response,
+    message_error,
+)
+from .oauth import API_PREFIX, accounts_document
 from .ratelimit import RateLimiter
 from .stats import Stats
-from .store import Store
 
 
 class SimApp:
-    def __init__(self, store: Store, auth: Authenticator, limiter: RateLimiter, latency_ms: float = 0,
-                 control: Any = None) -> None:
-        self.store = store
-        self.auth = auth
-        self.api = Api(store)
+    """One server for every account: server-wide faults and statistics, then the account the request
+    names (``Harvest-Account-Id``) with its own faults, state, authentication, rate-limit buckets and data."""
+
+    def __init__(self, accounts: Accounts, limiter: RateLimiter, latency_ms: float = 0, control: Any = None) -> None:
+        self.accounts = accounts
+        self.store = accounts.first.store  # the first account's (its clock is every account's clock)
+        self.auth = accounts.first.auth
+        self.api = accounts.first.api
         self.limiter = limiter
-        self.faults = Faults()
-        self.stats = Stats()
+        self.faults = Faults()  # server-wide: every account
+        self.stats = Stats()  # every request, whichever account it named
         self.latency_ms = latency_ms
         self.control = control  # object with handle_control(method, path, query, body) -> Response
         self.base = "http://127.0.0.1"
@@ -47,16 +60,53 @@ class SimApp:
                 return err.response
             except (ValueError, KeyError, TypeError) as exc:
                 return message_error(422, f"{type(exc).__name__}: {exc}")
+        if path.rstrip("/") == f"{API_PREFIX}/accounts" and method == "GET":
+            return self._list_accounts(headers)
         if self.id_service is not None and path.startswith("/id/"):
             return self.id_service.handle(method, path, parts.query, headers, body)
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-        resp = self._handle_api(method, path, parts.query, headers, target)
-        self.stats.record(method, path, parts.query, "drop" if resp is None else resp.status)
+        resp, account = self._handle_api(method, path, parts.query, headers, target)
+        status = "drop" if resp is None else resp.status
+        self.stats.record(method, path, parts.query, status)
+        if account is not None:
+            account.request_stats.record(method, path, parts.query, status)
         return resp
 
-    def _handle_api(self, method: str, path: str, raw_query: str, headers: Any, target: str) -> Response | None:
+    def _list_accounts(self, headers: Any) -> Response:
+        """Harvest ID's accounts list: for an OAuth access token its grant's accounts, for a personal
+        access token every account (a PAT reaches all the accounts of its user), plus the Forecast one."""
+        token = _bearer(headers.get("Authorization"))
+        if self.id_service is not None and self.id_service.issued_access(token):
+            return self.id_service.handle("GET", f"{API_PREFIX}/accounts", "", headers, b"")
+        if not self.accounts.reaches(token):
+            return Response(401, dumps({"error": "invalid_token", "error_description": INVALID_TOKEN_DESCRIPTION}))
+        return Response(200, accounts_document([{"id": a.id, "name": a.name} for a in self.accounts]))
+
+    def _handle_api(self, method: str, path: str, raw_query: str, headers: Any,
+                    target: str) -> tuple[Response | None, Account | None]:
         rule = self.faults.pick(path, F.PRE_KINDS)
+        if rule is not None:
+            if rule.kind == "drop":
+                return None, None
+            if rule.kind == "slow":
+                time.sleep(float(rule.params.get("seconds", 5)))
+            else:
+                return F.pre_response(rule), None
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000.0)
+        if not (headers.get("User-Agent") or "").strip():
+            return bad_request("Missing User-Agent header: include your application name and a contact"), None
+        host = headers.get("Host")
+        req = Request(method, path, dict(parse_qsl(raw_query, keep_blank_values=True)), raw_query, headers,
+                      f"http://{host}" if host else self.base)
+        account = self.accounts.route(req)
+        if account is None:
+            return invalid_token(), None
+        return self._handle_account(account, req, target), account
+
+    def _handle_account(self, account: Account, req: Request, target: str) -> Response | None:
+        rule = account.faults.pick(req.path, F.PRE_KINDS)
         if rule is not None:
             if rule.kind == "drop":
                 return None
@@ -64,26 +114,22 @@ class SimApp:
                 time.sleep(float(rule.params.get("seconds", 5)))
             else:
                 return F.pre_response(rule)
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000.0)
-        if not (headers.get("User-Agent") or "").strip():
-            return bad_request("Missing User-Agent header: include your application name and a contact")
-        host = headers.get("Host")
-        req = Request(method, path, dict(parse_qsl(raw_query, keep_blank_values=True)), raw_query, headers,
-                      f"http://{host}" if host else self.base)
+        refused = account.refusal()
+        if refused is not None:
+            return refused
         try:
-            req.principal = self.auth.authenticate(req)
+            req.principal = account.auth.authenticate(req)
         except ApiError as err:
             return err.response
-        retry = self.limiter.check(req.principal.token, path)
+        retry = self.limiter.check(req.principal.token, req.path, account.id)
         if retry is not None:
             return Response(429, b"", content_type="text/html", headers=[("Retry-After", str(retry))])
-        if method not in ("GET", "HEAD"):
+        if req.method not in ("GET", "HEAD"):
             return message_error(405, "The simulator is read-only; change data with POST /__sim__/mutate")
-        resp = self.api.dispatch(req)
+        resp = account.api.dispatch(req)
         if resp.status == 200:
             kinds = F.POST_KINDS | F.ENVELOPE_KINDS if resp.records_key else F.POST_KINDS
-            rule = self.faults.pick(path, kinds)
+            rule = self.faults.pick(req.path, kinds) or account.faults.pick(req.path, kinds)
             if rule is not None:
                 resp = F.post_response(rule, resp, f"{req.base}{target}")
         return resp

@@ -44,7 +44,7 @@ class Authenticator:
         self.oauth = None  # an IdService (oauth.py) when the simulator has an OAuth app: its tokens expire
 
     def _oauth_state(self, token: str) -> str | None:
-        return self.oauth.access_state(token) if self.oauth is not None else None
+        return self.oauth.access_state(token, self.account_id) if self.oauth is not None else None
 
     def authenticate(self, req: Request) -> Principal:
         token = _bearer(req.headers.get("Authorization")) or req.query.get("access_token") or ""
@@ -54,7 +54,7 @@ class Authenticator:
         state = self._oauth_state(token)
         if state == "live":  # an OAuth access token acts as the account owner
             return Principal(token, self.admin_user_id, "administrator")
-        if state == "expired":
+        if state in ("expired", "denied"):  # denied: an OAuth grant that does not reach this account
             raise ApiError(invalid_token())
         if self.member_token is not None and token == self.member_token and self.member_user_id is not None:
             return Principal(token, self.member_user_id, "member")

@@ -80,7 +80,7 @@ def _weekday(day: int) -> int:
 
 
 class _Gen:
-    def __init__(self, scale: str, seed: int, now: int) -> None:
+    def __init__(self, scale: str, seed: int, now: int, id_offset: int = 0) -> None:
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
         self.cfg = SCALES[scale]
@@ -95,10 +95,11 @@ class _Gen:
         self._day_cache: dict[int, str] = {}
         self._month_cache: dict[int, tuple[int, int]] = {}
         self.id_next: dict[str, int] = {}
+        self.id_offset = id_offset  # the simulator's second, third... account: ids apart from the first's
 
     # -- small helpers ------------------------------------------------------------------------------
     def ids(self, key: str, n: int, gap: int = 7) -> list[int]:
-        rng, cur, out = self.rng, self.id_next.setdefault(key, ID_BASE[key]), []
+        rng, cur, out = self.rng, self.id_next.setdefault(key, ID_BASE[key] + self.id_offset), []
         for _ in range(n):
             cur += rng.randint(1, gap)
             out.append(cur)
@@ -1358,6 +1359,7 @@ def _rate_on(chain: list[tuple[int, Any]], day: int) -> Any:
     return amount
 
 
-def generate(store: Store, scale: str, seed: int) -> None:
-    """Fill ``store`` with the account for (scale, seed), ending at the store clock's "now"."""
-    _Gen(scale, seed, store.clock.ts).run(store)
+def generate(store: Store, scale: str, seed: int, id_offset: int = 0) -> None:
+    """Fill ``store`` with the account for (scale, seed), ending at the store clock's "now"; every id
+    shifted by ``id_offset`` (0 for the first account, so its records stay byte for byte the same)."""
+    _Gen(scale, seed, store.clock.ts, id_offset).run(store)

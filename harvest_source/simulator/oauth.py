@@ -1,7 +1,12 @@
 """Harvest ID's OAuth2 side (reference 1.3), at ``<root>/id/api/v2``: the token URL with the
-``authorization_code`` and ``refresh_token`` grants, ``accounts`` (the token's Harvest account plus one
+``authorization_code`` and ``refresh_token`` grants, ``accounts`` (the token's Harvest accounts plus one
 Forecast account), and the ``oauth2/authorize`` page that sends the browser back to the redirect URL
 with a code.
+
+A grant reaches every simulated account (``scope=harvest:all``, the default) or the ones its authorize
+request named (``scope=harvest:ID harvest:ID``); the refresh and access tokens issued from it inherit that
+reach. ``revoke(account=ID)`` takes one account out of every grant: the user removed the app's access to it,
+so that account answers 401 to the app's tokens (and leaves their accounts list) while the others load.
 
 Access tokens live ``token_lifetime_s`` seconds (divided by the time scale, on the real monotonic clock);
 for tests that need expiry at exact points of a run, ``expire_every_calls`` expires every access token
@@ -29,6 +34,17 @@ DEFAULT_TOKEN_LIFETIME_S = 64799.0  # v1-era docs: 18 h (reference 1.3)
 FORECAST_ACCOUNT_ID = 7654321
 
 
+Scope = frozenset[int] | None  # the account ids a grant reaches; None: all of them
+
+
+def accounts_document(harvest: list[dict[str, Any]]) -> bytes:
+    """Harvest ID's ``GET /accounts`` body: the Harvest accounts given, then the one Forecast account."""
+    accounts = [{"id": a["id"], "name": a["name"], "product": "harvest"} for a in harvest]
+    accounts.append({"id": FORECAST_ACCOUNT_ID, "name": "Forecast (simulated)", "product": "forecast"})
+    user = {"id": 1, "first_name": "Sim", "last_name": "Owner", "email": "owner@example.com"}
+    return dumps({"user": user, "accounts": accounts})
+
+
 def _error(status: int, error: str, description: str) -> Response:
     return Response(status, dumps({"error": error, "error_description": description}))
 
@@ -52,21 +68,26 @@ class IdService:
         self._accounts = accounts
         self._clock = clock
         self._lock = threading.Lock()
-        self._refresh: set[str] = {refresh_token} if refresh_token else set()
-        self._codes: dict[str, str] = {}  # code -> redirect_uri it was issued for
+        self._refresh: dict[str, Scope] = {refresh_token: None} if refresh_token else {}
+        self._codes: dict[str, tuple[str, Scope]] = {}  # code -> (redirect_uri it was issued for, scope)
         self._access: dict[str, float] = {}  # access token -> expiry (clock seconds)
+        self._scope: dict[str, Scope] = {}  # access token -> the accounts it reaches
         self._calls = 0  # API calls authenticated with an issued token
         self.expire_every_calls: int | None = None  # set: every N such calls, all access tokens expire
         self.issued: list[str] = []  # every token handed out (tests scan outputs for them)
         self.counts = {"authorization_code": 0, "refresh_token": 0, "refused": 0, "expired_access": 0}
 
     # ------------------------------------------------------------------ used by the API's authentication
-    def access_state(self, token: str) -> str | None:
-        """"live", "expired" (or revoked) for a token this service issued, None for any other token."""
+    def access_state(self, token: str, account: int | None = None) -> str | None:
+        """"live", "expired" (or revoked) for a token this service issued, None for any other token;
+        "denied" when ``account`` is outside the token's grant (Harvest answers that with a 401 too)."""
         with self._lock:
             expiry = self._access.get(token)
             if expiry is None:
                 return None
+            scope = self._scope.get(token)
+            if account is not None and scope is not None and account not in scope:
+                return "denied"
             now = self._clock()
             if expiry > now:
                 self._calls += 1
@@ -77,6 +98,11 @@ class IdService:
             self.counts["expired_access"] += 1
             return "expired"
 
+    def issued_access(self, token: str) -> bool:
+        """Whether this service issued ``token`` as an access token (live or not); counts no call."""
+        with self._lock:
+            return token in self._access
+
     # ------------------------------------------------------------------ /__sim__/ controls
     def expire_access_tokens(self) -> int:
         """Every access token issued so far expires now (the next API call with one gets a 401)."""
@@ -86,19 +112,41 @@ class IdService:
                 self._access[token] = min(self._access[token], now)
             return len(self._access)
 
-    def revoke(self, refresh_token: str | None = None) -> int:
-        """Revoke one refresh token, or (None) every refresh token and access token: the user
-        removed the app's access in Harvest ID."""
+    def revoke(self, refresh_token: str | None = None, account: int | None = None) -> int:
+        """Revoke one refresh token; or take one ``account`` out of every grant (tokens keep working for
+        the other accounts); or (neither) every refresh token and access token: the user removed the
+        app's access in Harvest ID. Returns how many refresh tokens were affected."""
         with self._lock:
             if refresh_token is not None:
-                found = refresh_token in self._refresh
-                self._refresh.discard(refresh_token)
-                return int(found)
+                return int(self._refresh.pop(refresh_token, False) is not False)
+            if account is not None:
+                everyone = frozenset(int(a["id"]) for a in self._accounts())
+                for grants in (self._refresh, self._scope):
+                    for token, scope in grants.items():
+                        grants[token] = (everyone if scope is None else scope) - {int(account)}
+                self._codes = {c: (r, (everyone if sc is None else sc) - {int(account)})
+                               for c, (r, sc) in self._codes.items()}
+                return len(self._refresh)
             revoked = len(self._refresh)
             self._refresh.clear()
             self._codes.clear()
         self.expire_access_tokens()
         return revoked
+
+    def grant(self, accounts: list[int] | None = None) -> str:
+        """A new refresh token reaching ``accounts`` (None: all), as if a user had authorized the app
+        once more: one grant per customer account is how a platform connects several customers."""
+        refresh = "sim-refresh-" + secrets.token_urlsafe(16)
+        with self._lock:
+            self._refresh[refresh] = None if accounts is None else frozenset(int(a) for a in accounts)
+            self.issued.append(refresh)
+        return refresh
+
+    def reach(self, token: str) -> list[int] | None:
+        """The account ids a live access token reaches (None: every account); for the accounts list."""
+        with self._lock:
+            scope = self._scope.get(token)
+        return None if scope is None else sorted(scope)
 
     @property
     def refresh_tokens(self) -> set[str]:
@@ -117,7 +165,11 @@ class IdService:
         if (method, path) == ("GET", "/__sim__/oauth"):
             return Response(200, dumps(self.snapshot()))
         if (method, path) == ("POST", "/__sim__/oauth/revoke"):
-            return Response(200, dumps({"revoked": self.revoke(doc.get("refresh_token"))}))
+            account = doc.get("account")
+            return Response(200, dumps({"revoked": self.revoke(doc.get("refresh_token"),
+                                                               None if account is None else int(account))}))
+        if (method, path) == ("POST", "/__sim__/oauth/grant"):  # {"accounts": [ids]} or {}: all accounts
+            return Response(200, dumps({"refresh_token": self.grant(doc.get("accounts"))}))
         if (method, path) == ("POST", "/__sim__/oauth"):  # {"expire_every_calls": N}: expiry at exact points
             every = doc.get("expire_every_calls")
             self.expire_every_calls = int(every) if every else None
@@ -144,11 +196,13 @@ class IdService:
         if query.get("response_type") != "code":
             return Response(400, b"<h1>response_type must be code</h1>", content_type="text/html; charset=utf-8")
         redirect = query.get("redirect_uri") or "http://127.0.0.1/"
+        scope_text = query.get("scope") or "harvest:all"
+        scope = _parse_scope(scope_text)
         code = "sim-code-" + secrets.token_urlsafe(12)
         with self._lock:
-            self._codes[code] = redirect
+            self._codes[code] = (redirect, scope)
         scheme, netloc, rpath, rquery, _ = urlsplit(redirect)
-        params = parse_qsl(rquery) + [("code", code), ("scope", "harvest:all")]
+        params = parse_qsl(rquery) + [("code", code), ("scope", scope_text)]
         if "state" in query:
             params.append(("state", query["state"]))
         location = urlunsplit((scheme, netloc, rpath, urlencode(params), ""))
@@ -161,20 +215,23 @@ class IdService:
         grant = form.get("grant_type")
         with self._lock:
             if grant == "authorization_code":
-                if self._codes.pop(form.get("code", ""), None) is None:
+                issued = self._codes.pop(form.get("code", ""), None)
+                if issued is None:
                     return self._refused("The authorization code is invalid, expired or already used.")
+                scope = issued[1]
             elif grant == "refresh_token":
                 old = form.get("refresh_token", "")
                 if old not in self._refresh:
                     return self._refused("The refresh token is invalid, expired, revoked or already used.")
-                self._refresh.discard(old)  # rotation: the old one stops working
+                scope = self._refresh.pop(old)  # rotation: the old one stops working
             else:
                 return _error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported.")
             self.counts[grant] += 1
             access = "sim-access-" + secrets.token_urlsafe(16)
             refresh = "sim-refresh-" + secrets.token_urlsafe(16)
             self._access[access] = self._clock() + self.token_lifetime_s / self.time_scale
-            self._refresh.add(refresh)
+            self._scope[access] = scope
+            self._refresh[refresh] = scope
             self.issued += [access, refresh]
         return Response(200, dumps({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
                                     "expires_in": int(self.token_lifetime_s) if self.token_lifetime_s >= 1
@@ -189,10 +246,21 @@ class IdService:
         if scheme.lower() != "bearer" or self.access_state(token.strip()) != "live":
             return _error(401, "invalid_token", "The access token provided is expired, revoked, malformed or "
                                                 "invalid for other reasons.")
-        accounts = [{**a, "product": "harvest"} for a in self._accounts()]
-        accounts.append({"id": FORECAST_ACCOUNT_ID, "name": "Forecast (simulated)", "product": "forecast"})
-        user = {"id": 1, "first_name": "Sim", "last_name": "Owner", "email": "owner@example.com"}
-        return Response(200, dumps({"user": user, "accounts": accounts}), content_type=JSON)
+        reach = self.reach(token.strip())
+        harvest = [a for a in self._accounts() if reach is None or int(a["id"]) in reach]
+        return Response(200, accounts_document(harvest), content_type=JSON)
+
+
+def _parse_scope(text: str) -> Scope:
+    """``harvest:all`` (None: every account) or space-separated ``harvest:ID`` (those accounts only);
+    only ``forecast:ID`` scopes reach no Harvest account; anything else is read as ``harvest:all``."""
+    words = text.split()
+    if "harvest:all" in words:
+        return None
+    ids = frozenset(int(w[8:]) for w in words if w.startswith("harvest:") and w[8:].isdigit())
+    if ids or (words and all(w.startswith("forecast:") for w in words)):
+        return ids
+    return None
 
 
 def _form(headers: Any, body: bytes) -> dict[str, str]:
@@ -203,4 +271,5 @@ def _form(headers: Any, body: bytes) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-__all__ = ["API_PREFIX", "DEFAULT_TOKEN_LIFETIME_S", "FORECAST_ACCOUNT_ID", "ID_PREFIX", "IdService"]
+__all__ = ["API_PREFIX", "DEFAULT_TOKEN_LIFETIME_S", "FORECAST_ACCOUNT_ID", "ID_PREFIX", "IdService",
+           "accounts_document"]
