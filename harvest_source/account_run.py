@@ -45,10 +45,10 @@ def load_account(
     try:
         resources = check_resources(list(settings.resources)) if settings.resources else None
         # built before anything touches the destination: a bad setting fails here, with no I/O done
+        options = {**settings.source_options, **credential_options(credentials)}  # an OAuth app's id_url wins
         source = harvest_source(
-            **credential_options(credentials), account_id=account_id, base_url=base_url,
-            start_date=settings.start_date, force_sweep=settings.force_sweep, strict=settings.strict, report=report,
-            **settings.source_options,
+            account_id=account_id, base_url=base_url, start_date=settings.start_date,
+            force_sweep=settings.force_sweep, strict=settings.strict, report=report, **options,
         )
         if resources:
             source = source.with_resources(*resources)

@@ -41,6 +41,7 @@ from .runner import (
 )
 from .settings import (
     DATASET_NAME,
+    DEFAULT_ACCOUNT_CONCURRENCY,
     DEMO_SCALE,
     DEMO_SEED,
     DEMO_TIME_SCALE,
@@ -67,10 +68,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="dlt destination name, e.g. duckdb, postgres, filesystem (default: duckdb)")
     parser.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema name (default: {DATASET_NAME})")
     parser.add_argument("--duckdb-file", default=DUCKDB_FILE, help=f"DuckDB file (default: {DUCKDB_FILE})")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
+                        help=f"dlt pipeline name prefix, one pipeline NAME_<account_id> per account "
+                             f"(default: {PIPELINE_NAME})")
     parser.add_argument("--resources", help="comma-separated tables to load (default: all): " + ", ".join(TABLES))
     parser.add_argument("--full-refresh", action="store_true",
-                        help="drop this source's tables and cursors, then load everything again")
+                        help="rebuild the dataset: drop every account's tables, views and cursors, then load "
+                             "the listed accounts again")
+    parser.add_argument("--account-concurrency", type=int, default=DEFAULT_ACCOUNT_CONCURRENCY,
+                        help="accounts extracted at once, each under its own rate limits "
+                             f"(default: {DEFAULT_ACCOUNT_CONCURRENCY})")
     parser.add_argument("--start-date", help="first run only: load dated facts (time, expenses, invoices, "
                         "estimates, report periods) from YYYY-MM-DD on; dimensions load whole")
     parser.add_argument("--sweep", action="store_true",
@@ -191,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = RunSettings(
         destination=args.destination, dataset=args.dataset, pipeline_name=args.pipeline_name,
         duckdb_file=args.duckdb_file, resources=resources, full_refresh=args.full_refresh,
+        account_concurrency=max(1, args.account_concurrency),
         start_date=args.start_date, force_sweep=args.sweep, strict=args.strict,
     )
     if args.verify:

@@ -235,3 +235,37 @@ def test_three_accounts_on_postgres_fail_one_load_two(sim3, tmp_path, monkeypatc
             t for t in TABLES if t.startswith("reports_"))
     finally:
         pg.drop()
+
+
+def test_one_oauth_app_loads_every_account_it_reaches_and_a_revoked_account_fails_alone(tmp_path):
+    """``all`` through an OAuth app: the accounts listing asks with an OAuth access token, every account
+    refreshes from the one rotating refresh token (kept in the store, never spent twice), and an account
+    taken out of the grant fails alone."""
+    from harvest_source.oauth_settings import OAuthSettings
+
+    # access tokens live 1 s: each account's expire mid-run and are refreshed from the one refresh token
+    with run_simulator("tiny", seed=3, accounts=3, token="pat-not-used", oauth_client_id="cid",
+                       oauth_client_secret="secret-0451", refresh_token="r0-0451", token_lifetime_s=1.0,
+                       latency_ms=5) as sim:
+        oauth = OAuthSettings.from_values("cid", "secret-0451", "r0-0451", sim.id_url, str(tmp_path / "tokens"))
+        data = Dataset(sim, tmp_path)
+        result = data.run("all", token=oauth)
+        assert result.exit_code == EXIT_OK, result.error
+        for account_id in sim.account_ids:
+            _assert_complete(data, sim, account_id)
+        assert sim.oauth.counts["refused"] == 0 and sim.oauth.counts["refresh_token"] >= 3
+        assert "r0-0451" not in oauth.store().load()  # rotated: the next process uses the new one
+
+        first, second, third = sim.account_ids
+        sim.oauth.revoke(account=second)
+        for account_id in sim.account_ids:
+            sim.account(account_id).mutate("create", key="time_entries")
+        again = data.run("all", token=oauth)
+        by_id = {a.account_id: a for a in again.accounts}
+        assert again.exit_code in (EXIT_OK, EXIT_PARTIAL)
+        assert str(second) not in by_id or by_id[str(second)].exit_code == EXIT_FAILED
+        for account_id in (first, third):
+            assert by_id[str(account_id)].exit_code == EXIT_OK
+            _assert_complete(data, sim, account_id)
+        summary = format_summary(again)
+        assert "secret-0451" not in summary and "r0-0451" not in summary
