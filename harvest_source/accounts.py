@@ -35,7 +35,8 @@ def parse_account_setting(value: Any) -> list[str] | Literal["all"]:
         if not part.isdigit():
             raise HarvestConfigError(
                 f"account_id {part!r} is not a Harvest account id (a number)",
-                hint="set sources.harvest.account_id to an id, a comma-separated list of ids, or all "
+                hint="set sources.harvest.account_id (SOURCES__HARVEST__ACCOUNT_ID) to an id, a comma-separated "
+                     "list of ids, or all "
                      "(https://id.getharvest.com/developers lists the ids your token reaches)",
             )
         if part not in ids:

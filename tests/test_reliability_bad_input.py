@@ -34,7 +34,8 @@ def _run(sim, tmp_path, token=None, account=None, base_url=None, **settings):
 
 
 REFUSED_BEFORE_ANY_REQUEST = [  # (what is wrong, run arguments, what the message must say)
-    ("account id not a number", {"account": "12ab"}, ["account id must be numeric", "SOURCES__HARVEST__ACCOUNT_ID"]),
+    ("account id not a number", {"account": "12ab"},
+     ["is not a Harvest account id (a number)", "SOURCES__HARVEST__ACCOUNT_ID"]),
     ("empty token", {"token": ""}, ["access token is empty", "SOURCES__HARVEST__ACCESS_TOKEN"]),
     ("token with a space", {"token": "abc def"}, ["contains spaces", "(value not shown)"]),
     ("base URL not http", {"base_url": "ftp://api.harvestapp.com/v2"}, ["base_url must be an http(s) URL",

@@ -149,9 +149,9 @@ def _check_recovered(loader, reference: dict[str, list[tuple]], home: Path, tall
     got = snapshot(loader.file)
     assert compare(got, reference) == [], label
     assert duplicate_keys(loader.file) == {}, label
-    local, remote = local_state(home / "pipelines", loader.name), destination_state(loader.file)
+    local, remote = local_state(home / "pipelines", loader.pipeline_name), destination_state(loader.file)
     assert cursors(local) == cursors(remote), label
-    assert not any(pending_packages(home / "pipelines", loader.name).values()), label  # nothing left over
+    assert not any(pending_packages(home / "pipelines", loader.pipeline_name).values()), label  # nothing left over
     assert cursors_ahead(remote, loader.file) == [], label
     tally.rows_compared += sum(len(rows) for rows in got.values())
 
@@ -163,7 +163,7 @@ def _crash_and_resume(sim, loader, point: Point, home: Path, tally: Tally) -> No
     point.fired = _kill_run(point, point.spec, env, home, loader.name, file)
     if not point.fired:
         return
-    point.stage = _stage(home, loader.name, file)
+    point.stage = _stage(home, loader.pipeline_name, file)
     # whatever the kill left, the state a fresh working folder would take from the destination is
     # never ahead of the rows there (dlt commits it with the load that carried them)
     if file.exists():
@@ -218,7 +218,7 @@ def _run_schedule(loader_for, tmp_path: Path, first_load_hooks, incremental_hook
             if not point.fired:  # the run ended before the point: it loaded everything itself
                 assert twin.run().exit_code == EXIT_OK
                 continue
-            point.stage = _stage(home, chain.name, Path(chain.file))
+            point.stage = _stage(home, chain.pipeline_name, Path(chain.file))
             assert cursors_ahead(destination_state(chain.file), chain.file) == [], point.label
             change_account(sim, rng, changes=3)  # Harvest moves on while the load is down
             assert twin.run().exit_code == EXIT_OK
@@ -287,7 +287,7 @@ def test_ctrl_c_stops_the_run_and_the_next_run_is_correct(loader_for, tmp_path, 
         stop_s = time.monotonic() - signalled
         assert proc.returncode == 1, err[-3000:]
         assert "interrupted by a signal" in err and "Traceback" not in err, err[-3000:]
-        stage = _stage(home, loader.name, Path(loader.file))
+        stage = _stage(home, loader.pipeline_name, Path(loader.file))
         result = loader.run()
         assert result.exit_code == EXIT_OK, result.error
         tally = Tally()
@@ -348,7 +348,7 @@ def test_a_kill_while_dlt_creates_its_load_folder_does_not_block_later_runs(load
                                            loader.name), env=cli_env(sim, home), cwd=home, capture_output=True,
                                 text=True, timeout=HANG_GUARD_S)
         assert "KILL-HOOK-FIRED" in killed.stderr, killed.stderr[-2000:]
-        load_folder = home / "pipelines" / loader.name / "load"
+        load_folder = home / "pipelines" / loader.pipeline_name / "load"
         assert not load_folder.exists()
         for name in made:
             (load_folder / name).mkdir(parents=True)

@@ -93,7 +93,7 @@ def test_after_a_401_the_next_run_does_not_warn_about_a_killed_run(loader_for, c
     with run_simulator("tiny", seed=5, token="the-real-admin-token") as sim:
         failing = loader_for(sim, token="not-the-token")
         assert failing.run().exit_code == EXIT_FAILED
-        pipeline = make_pipeline(RunSettings(duckdb_file=failing.file, pipeline_name=failing.name,
+        pipeline = make_pipeline(RunSettings(duckdb_file=failing.file, pipeline_name=failing.pipeline_name,
                                              pipelines_dir=str(failing.folder / "pipelines")))
         assert unfinished_extract_folders(pipeline) == []  # the failed extract removed its temporary folder
         with caplog.at_level(logging.WARNING, logger="harvest_source"):
@@ -110,7 +110,7 @@ def test_the_summary_lists_the_rows_the_recovered_package_loaded(loader_for, lef
     first, and its summary says how many rows of which table came from that package."""
     with run_simulator("tiny", seed=5) as sim:
         loader = loader_for(sim)
-        pipeline = make_pipeline(RunSettings(duckdb_file=loader.file, pipeline_name=loader.name,
+        pipeline = make_pipeline(RunSettings(duckdb_file=loader.file, pipeline_name=loader.pipeline_name,
                                              pipelines_dir=str(loader.folder / "pipelines")))
         pipeline.extract(harvest_source(access_token=sim.admin_token, account_id=str(sim.account_id),
                                         base_url=sim.base_url, rate_limit_window_s=0.001))

@@ -194,7 +194,9 @@ def test_the_token_is_not_in_errors_logs_or_the_trace_of_a_failed_run_in_process
     assert result.exit_code == EXIT_FAILED and "/v2/clients" in result.error
     import dlt
 
-    pipeline = dlt.attach("harvest", pipelines_dir=str(tmp_path / "pipelines"))
+    from harvest_source.run_types import account_pipeline_name
+
+    pipeline = dlt.attach(account_pipeline_name("harvest", sim.account_id), pipelines_dir=str(tmp_path / "pipelines"))
     trace = pipeline.last_trace
     assert trace is not None and trace.steps
     failed_steps = [step for step in trace.steps if step.step_exception]
