@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import dlt
 
@@ -142,10 +143,11 @@ def _load(settings: RunSettings, credentials: str | OAuthSettings, account_ids: 
             refresh = "drop_sources"  # files: dlt drops the tables of this account's pipeline
         reports = [report, *(RunReport() for _ in account_ids[1:])]
         turn = threading.Lock()
+        connections = account_connections(duckdb_connection, len(account_ids))
 
         def one(index: int) -> tuple[RunResult, dlt.Pipeline | None]:
             return load_account(settings, credentials, account_ids[index], base_url, reports[index],
-                                duckdb_connection, turn if len(account_ids) > 1 else None, refresh)
+                                connections[index], turn if len(account_ids) > 1 else None, refresh)
 
         for result, pipeline in _each(one, len(account_ids), settings.account_concurrency, reports):
             results.append(result)
@@ -164,7 +166,17 @@ def _load(settings: RunSettings, credentials: str | OAuthSettings, account_ids: 
         return RunResult(exit_code=EXIT_FAILED, error=INTERRUPTED, accounts=results)
     finally:
         if duckdb_connection is not None:
-            duckdb_connection.close()
+            duckdb_connection.close()  # closes the accounts' cursors with it
+
+
+def account_connections(duckdb_connection: Any, count: int) -> list[Any]:
+    """One connection per account to the run's DuckDB database: a cursor of the held one (same database,
+    no re-open). Accounts read their counts and schema outside their load turn, and dlt sets up each
+    pipeline's connection pool on the connection it is given: one connection shared by several threads
+    fails with DuckDB's "connection is busy with another call"."""
+    if duckdb_connection is None or count == 1:
+        return [duckdb_connection] * count
+    return [duckdb_connection.cursor() for _ in range(count)]
 
 
 def _each(run_one: Callable[[int], tuple[RunResult, dlt.Pipeline | None]], count: int, concurrency: int,

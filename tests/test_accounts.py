@@ -269,3 +269,22 @@ def test_one_oauth_app_loads_every_account_it_reaches_and_a_revoked_account_fail
             _assert_complete(data, sim, account_id)
         summary = format_summary(again)
         assert "secret-0451" not in summary and "r0-0451" not in summary
+
+
+def test_each_account_gets_its_own_connection_to_the_one_duckdb_file(tmp_path):
+    """Accounts read counts and schema outside their load turn, and dlt sets up each pipeline's pool on the
+    connection it is given: a connection shared by threads fails with DuckDB's "connection is busy"."""
+    import duckdb
+
+    from harvest_source.runner import account_connections
+
+    held = duckdb.connect(str(tmp_path / "h.duckdb"))
+    try:
+        first, second = account_connections(held, 2)
+        assert first is not second and held not in (first, second)
+        first.execute("create table t as select 1 as a")
+        assert second.execute("select a from t").fetchall() == [(1,)]  # the same database, not a copy
+        assert account_connections(held, 1) == [held]
+        assert account_connections(None, 3) == [None, None, None]
+    finally:
+        held.close()
