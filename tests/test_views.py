@@ -9,65 +9,27 @@ are in ``views_expected.py``, shared with tests/test_views_accounts.py (several 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
 import sys
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import views_expected as expect
-from views_expected import FIRST_WEEKDAY, close, day, dec, week_start
+from views_expected import FIRST_WEEKDAY, WAREHOUSES, Warehouse, day, dec, loaded_warehouse, week_start
 
 from harvest_source.runner import EXIT_OK, RunSettings, make_pipeline, run_load
-from harvest_source.settings import STAGING_DATASET_LAYOUT
 from harvest_source.simulator import run_simulator
 from harvest_source.views import VIEW_NAMES, create_views
 
-DSN = os.environ.get("HARVEST_TEST_POSTGRES_DSN")
-NO_DSN = "HARVEST_TEST_POSTGRES_DSN is not set (CI starts a server with .ci/postgres.sh)"
 FAST = {"rate_limit_window_s": 0.001}  # the simulator does not rate-limit; do not pace requests
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-
-
-# -- helpers ---------------------------------------------------------------------------------------------
-@contextmanager
-def isolated(folder: Path) -> Iterator[pytest.MonkeyPatch]:
-    """What tests/conftest.py's autouse fixture does, for a module-scoped load."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith(("SOURCES__", "DESTINATION__", "HARVEST__")):
-                mp.delenv(name)
-        mp.setenv("DLT_DATA_DIR", str(folder / "dlt_home"))
-        mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        mp.chdir(folder)
-        yield mp
-
-
-@dataclass
-class Warehouse:
-    kind: str
-    dataset: str
-    created: list[str]
-    query: Callable[[str], list[tuple]]
-    file: str | None = None  # the DuckDB file
-
-    def view(self, name: str, columns: str = "*") -> list[tuple]:
-        return self.query(f'SELECT {columns} FROM "{self.dataset}"."{name}"')
-
-    def today(self) -> date:
-        value = self.query("SELECT CURRENT_DATE")[0][0]
-        return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 # -- the account -----------------------------------------------------------------------------------------
@@ -146,52 +108,16 @@ def records(account: Any) -> dict[str, Any]:
     return expect.account_records(account)
 
 
-def _load(account: Any, settings: RunSettings) -> list[str]:
-    result = run_load(settings, account.admin_token, str(account.account_id), account.base_url)
-    assert result.exit_code == EXIT_OK, result.error
-    return create_views(make_pipeline(settings))
-
-
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=WAREHOUSES)
 def warehouse(request: pytest.FixtureRequest, account: Any, tmp_path_factory: pytest.TempPathFactory):
-    kind = request.param
-    if kind == "postgres" and not DSN:
-        pytest.skip(NO_DSN)
-    folder = tmp_path_factory.mktemp(f"views_{kind}")
-    dataset = "harvest_data" if kind == "duckdb" else f"harvest_views_{uuid.uuid4().hex[:10]}"
-    settings = RunSettings(
-        destination=kind, dataset=dataset, duckdb_file=str(folder / "views.duckdb"), pipeline_name="views",
-        pipelines_dir=str(folder / "pipelines"), source_options=dict(FAST),
-    )
-    with isolated(folder) as mp:
-        if kind == "postgres":
-            mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", DSN)
-        created = _load(account, settings)
-    if kind == "duckdb":
-        def query(sql: str) -> list[tuple]:
-            with duckdb.connect(settings.duckdb_file, read_only=True) as con:
-                return con.execute(sql).fetchall()
+    def load(settings: RunSettings) -> list[str]:
+        result = run_load(settings, account.admin_token, str(account.account_id), account.base_url)
+        assert result.exit_code == EXIT_OK, result.error
+        return create_views(make_pipeline(settings))
 
-        yield Warehouse(kind, dataset, created, query, settings.duckdb_file)
-        return
-    import psycopg2
-
-    con = psycopg2.connect(DSN)
-    con.autocommit = True
-
-    def pg_query(sql: str) -> list[tuple]:
-        with con.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-
-    try:
-        yield Warehouse(kind, dataset, created, pg_query)
-    finally:
-        with con.cursor() as cur:
-            cur.execute("SET client_min_messages = warning")
-            cur.execute(f'DROP SCHEMA IF EXISTS "{dataset}" CASCADE')
-            cur.execute(f'DROP SCHEMA IF EXISTS "{STAGING_DATASET_LAYOUT % dataset}" CASCADE')
-        con.close()
+    folder = tmp_path_factory.mktemp(f"views_{request.param}")
+    with loaded_warehouse(request.param, folder, load, pipeline_name="views", source_options=dict(FAST)) as found:
+        yield found
 
 
 # -- the tests -------------------------------------------------------------------------------------------
@@ -232,24 +158,11 @@ def test_v_time_entries_has_current_names_and_amounts(warehouse: Warehouse, reco
     assert any(e["billable"] and e["billable_rate"] is None for e in records["time_entries"])
 
 
-def assert_utilization(rows: list[tuple], expected: dict) -> None:
-    """The view's rows (``COLUMNS`` order) against ``expect.utilization_weekly``; ratios within 0.0001."""
-    first_day = None
-    assert len(rows) == len(expected)
-    for user_id, start, *values in rows:
-        want = expected[(user_id, start)]
-        assert tuple(values[:4]) == want[:4], (user_id, start)
-        for got, wanted in zip(values[4:], want[4:], strict=True):
-            assert close(got, wanted, "0.0001"), (user_id, start)
-        first_day = first_day or start.weekday()
-        assert start.weekday() == first_day
-
-
 def test_v_utilization_weekly(warehouse: Warehouse, records: dict):
     first_day = records["company"][0]["week_start_day"]
     expected = expect.utilization_weekly(records)
     rows = warehouse.view("v_utilization_weekly", expect.COLUMNS["v_utilization_weekly"])
-    assert_utilization(rows, expected)
+    expect.assert_utilization(rows, expected)
     assert {r[1].weekday() for r in rows} == {FIRST_WEEKDAY[first_day]}
     over = sum(r[4] > r[6] for r in rows)
     assert 0 < over < len(rows)  # the data has weeks over and under capacity
@@ -292,18 +205,9 @@ def test_v_invoice_payments(warehouse: Warehouse, records: dict):
     assert {(r[0], r[1]): r[2] for r in per_month} == sums
 
 
-def assert_budgets(rows: list[tuple], expected: dict) -> None:
-    """The view's rows (``COLUMNS`` order) against ``expect.project_budget``; percent_used within 0.005."""
-    actual = {r[0]: tuple(r[1:]) for r in rows}
-    assert set(actual) == set(expected) and len(rows) == len(expected)
-    for pid, row in actual.items():
-        assert row[:-1] == expected[pid][:-1], pid
-        assert close(row[-1], expected[pid][-1], "0.005"), pid
-
-
 def test_v_project_budget(warehouse: Warehouse, records: dict):
     expected = expect.project_budget(records, warehouse.today())
-    assert_budgets(warehouse.view("v_project_budget", expect.COLUMNS["v_project_budget"]), expected)
+    expect.assert_budgets(warehouse.view("v_project_budget", expect.COLUMNS["v_project_budget"]), expected)
     # the data reaches every kind, monthly budgets with spending this month, and the fallbacks
     assert {v[2] for v in expected.values()} == {"project", "project_cost", "task", "task_fees", "person"}
     assert any(v[4] and v[6] > 0 and v[3] == "hours" for v in expected.values())

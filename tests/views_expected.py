@@ -1,4 +1,5 @@
-"""What each analyst view must hold for one account, computed in Python from the simulator's raw records.
+"""What each analyst view must hold for one account, computed in Python from the simulator's raw records,
+and a loaded dataset to compare it with (DuckDB, or PostgreSQL when HARVEST_TEST_POSTGRES_DSN is set).
 
 Shared by tests/test_views.py (one account, every branch of every view) and tests/test_views_accounts.py
 (three accounts in one dataset whose ids collide: each account's rows must equal its own expectation).
@@ -7,10 +8,23 @@ Shared by tests/test_views.py (one account, every branch of every view) and test
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import duckdb
+import pytest
+
+from harvest_source.runner import RunSettings, make_pipeline
+from harvest_source.settings import STAGING_DATASET_LAYOUT
+from harvest_source.views import create_views
 
 FIRST_WEEKDAY = {"Monday": 0, "Sunday": 6, "Saturday": 5}  # Python weekday() of a week's first day
 MONEY_BUDGETS = ("project_cost", "task_fees")
@@ -240,3 +254,112 @@ def contractor_payouts(records: dict) -> dict[tuple[int, date], tuple]:
         else:
             sums[key][1] += dec(e["hours"]) * dec(rate)
     return {k: (full_name(users[k[0]]), *v) for k, v in sums.items()}
+
+
+def assert_utilization(rows: list[tuple], expected: dict) -> None:
+    """The view's rows (``COLUMNS`` order) against ``utilization_weekly``; ratios within 0.0001."""
+    assert len(rows) == len(expected)
+    for user_id, start, *values in rows:
+        want = expected[(user_id, start)]
+        assert tuple(values[:4]) == want[:4], (user_id, start)
+        for got, wanted in zip(values[4:], want[4:], strict=True):
+            assert close(got, wanted, "0.0001"), (user_id, start)
+
+
+def assert_budgets(rows: list[tuple], expected: dict) -> None:
+    """The view's rows (``COLUMNS`` order) against ``project_budget``; percent_used within 0.005."""
+    actual = {r[0]: tuple(r[1:]) for r in rows}
+    assert set(actual) == set(expected) and len(rows) == len(expected)
+    for pid, row in actual.items():
+        assert row[:-1] == expected[pid][:-1], pid
+        assert close(row[-1], expected[pid][-1], "0.005"), pid
+
+
+# -- a loaded dataset, on DuckDB or PostgreSQL -----------------------------------------------------------
+DSN = os.environ.get("HARVEST_TEST_POSTGRES_DSN")
+NO_DSN = "HARVEST_TEST_POSTGRES_DSN is not set (CI starts a server with .ci/postgres.sh)"
+WAREHOUSES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def isolated(folder: Path) -> Iterator[pytest.MonkeyPatch]:
+    """What tests/conftest.py's autouse fixture does, for a module-scoped load."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith(("SOURCES__", "DESTINATION__", "HARVEST__")):
+                mp.delenv(name)
+        mp.setenv("DLT_DATA_DIR", str(folder / "dlt_home"))
+        mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        mp.chdir(folder)
+        if DSN:
+            mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", DSN)
+        yield mp
+
+
+@dataclass
+class Warehouse:
+    kind: str
+    dataset: str
+    created: list[str]
+    query: Callable[[str], list[tuple]]  # reads, and on PostgreSQL writes too (autocommit)
+    settings: RunSettings
+    folder: Path
+    file: str | None = None  # the DuckDB file
+
+    def view(self, name: str, columns: str = "*", where: str = "") -> list[tuple]:
+        return self.query(f'SELECT {columns} FROM "{self.dataset}"."{name}"' + (f" WHERE {where}" if where else ""))
+
+    def today(self) -> date:
+        value = self.query("SELECT CURRENT_DATE")[0][0]
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+    def execute(self, sql: str) -> None:
+        """A statement that writes (DuckDB: on a read-write connection of its own)."""
+        if self.file is None:
+            self.query(sql)
+            return
+        with duckdb.connect(self.file) as con:
+            con.execute(sql)
+
+    def recreate_views(self) -> list[str]:
+        with isolated(self.folder):
+            return create_views(make_pipeline(self.settings))
+
+
+@contextmanager
+def loaded_warehouse(kind: str, folder: Path, load: Callable[[RunSettings], list[str]],
+                     **settings: Any) -> Iterator[Warehouse]:
+    """``load(settings)`` into a fresh dataset on ``kind`` (a schema of its own on PostgreSQL, dropped at the
+    end); yields the dataset to query. ``load`` returns the views it created."""
+    if kind == "postgres" and not DSN:
+        pytest.skip(NO_DSN)
+    dataset = "harvest_data" if kind == "duckdb" else f"harvest_views_{uuid.uuid4().hex[:10]}"
+    run_settings = RunSettings(destination=kind, dataset=dataset, duckdb_file=str(folder / "views.duckdb"),
+                               pipelines_dir=str(folder / "pipelines"), **settings)
+    with isolated(folder):
+        created = load(run_settings)
+    if kind == "duckdb":
+        def query(sql: str) -> list[tuple]:
+            with duckdb.connect(run_settings.duckdb_file, read_only=True) as con:
+                return con.execute(sql).fetchall()
+
+        yield Warehouse(kind, dataset, created, query, run_settings, folder, run_settings.duckdb_file)
+        return
+    import psycopg2
+
+    con = psycopg2.connect(DSN)
+    con.autocommit = True
+
+    def pg_query(sql: str) -> list[tuple]:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    try:
+        yield Warehouse(kind, dataset, created, pg_query, run_settings, folder)
+    finally:
+        with con.cursor() as cur:
+            cur.execute("SET client_min_messages = warning")
+            cur.execute(f'DROP SCHEMA IF EXISTS "{dataset}" CASCADE')
+            cur.execute(f'DROP SCHEMA IF EXISTS "{STAGING_DATASET_LAYOUT % dataset}" CASCADE')
+        con.close()
