@@ -24,7 +24,7 @@ import pytest
 
 from harvest_source.runner import RunSettings, make_pipeline
 from harvest_source.settings import STAGING_DATASET_LAYOUT
-from harvest_source.views import create_views
+from harvest_source.views import create_views, drop_views
 
 FIRST_WEEKDAY = {"Monday": 0, "Sunday": 6, "Saturday": 5}  # Python weekday() of a week's first day
 MONEY_BUDGETS = ("project_cost", "task_fees")
@@ -324,6 +324,10 @@ class Warehouse:
     def recreate_views(self) -> list[str]:
         with isolated(self.folder):
             return create_views(make_pipeline(self.settings))
+
+    def drop_views(self) -> list[str]:
+        with isolated(self.folder):
+            return drop_views(make_pipeline(self.settings))
 
 
 @contextmanager
