@@ -243,9 +243,10 @@ def test_the_readme_queries_run_and_answer(warehouse: Warehouse):
                for q in queries]
     this_month, capacity, uninvoiced, late = answers[:4]
     assert this_month and capacity and uninvoiced
-    assert {row[0] for row in late} == {"1-30", "31-60", "61-90", "90+"}
+    assert {row[1] for row in late} == {"1-30", "31-60", "61-90", "90+"}
     payments = next(a for q, a in zip(queries, answers, strict=True) if "v_invoice_payments" in q)
-    assert payments and all(row[2] > 0 for row in payments)
+    assert payments and all(row[3] > 0 for row in payments)
+    assert all(row[0] == answers[0][0][0] for answer in answers for row in answer)  # account_id first
     if warehouse.kind == "duckdb":  # the README's one-liner opens the file and prints a table
         command = next(b for b in re.findall(r"```bash\n(.*?)\n```", section, re.S) if "import duckdb" in b)
         argv = shlex.split(command.replace("harvest.duckdb", warehouse.file))

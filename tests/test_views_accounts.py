@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ from harvest_source.views import VIEW_NAMES, VIEWS, view_sql
 
 FAST = {"rate_limit_window_s": 0.001}
 SEED = 7  # with colliding ids, this seed's three tiny accounts share ids in every table the views read
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 COLLIDING = ("projects", "users", "clients", "tasks", "invoices", "time_entries", "expenses")
 
 
@@ -225,3 +228,19 @@ def test_rows_marked_deleted_are_left_out_once_the_column_exists(warehouse: Ware
         for table in ("time_entries", "invoices", "expenses"):
             warehouse.execute(f"ALTER TABLE {ds}.{table} DROP COLUMN {column}")
         assert warehouse.recreate_views() == list(VIEW_NAMES)
+
+
+def test_the_readme_queries_answer_per_account(warehouse: Warehouse, sim: Any, records: dict):
+    section = README.split("\n## Query your data\n", 1)[1].split("\n## ", 1)[0]
+    queries = re.findall(r"```sql\n(.*?)\n```", section, re.S)
+    answers = [warehouse.query(q.replace("harvest_data.", f'"{warehouse.dataset}".').strip().rstrip(";"))
+               for q in queries]
+    for query, answer in zip(queries, answers, strict=True):
+        assert query.lstrip().startswith(("SELECT account_id", "SELECT te.account_id")), query
+        assert {row[0] for row in answer} <= set(sim.account_ids), query
+    # the README's own join of the tables: each account's hours are its records' hours, ids colliding or not
+    join = next(a for q, a in zip(queries, answers, strict=True) if "JOIN harvest_data.projects" in q)
+    hours: dict[int, Decimal] = defaultdict(Decimal)
+    for account_id, _, _, value in join:
+        hours[account_id] += value
+    assert hours == {a: sum(expect.dec(e["hours"]) for e in records[a]["time_entries"]) for a in sim.account_ids}
