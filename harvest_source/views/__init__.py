@@ -90,8 +90,10 @@ def create_views(pipeline: Any, not_created: dict[str, str] | None = None) -> li
     whose source tables are not in the dataset (e.g. only some resources were loaded, or the token may
     not read them) is skipped, and so is one the database refuses (logged as a warning); neither fails
     the call: both are logged as warnings and, when ``not_created`` is given, written there (view -> why)
-    for the run's summary. PostgreSQL's ``CREATE OR REPLACE VIEW`` cannot change a view's columns, so when that is
-    refused the old view is dropped and created anew in one transaction.
+    for the run's summary. Tables with ``SOFT_DELETED_COLUMN`` (looked up in the database on every call)
+    are read without their deleted rows. PostgreSQL's ``CREATE OR REPLACE VIEW`` cannot change a view's
+    columns (as adding ``account_id`` did), so when that is refused the old view is dropped and created anew
+    in one transaction.
     """
     kind = _destination_name(pipeline)
     if kind not in SUPPORTED_DESTINATIONS:
