@@ -20,7 +20,8 @@
   current calendar month. ``remaining`` = budget - spent (negative when over); ``percent_used`` =
   100 x spent / budget, NULL without a positive budget.
 
-Hours are Harvest's ``hours`` (not ``rounded_hours``).
+Every view starts with ``account_id``; projects, invoices and budgets are per account. Hours are Harvest's
+``hours`` (not ``rounded_hours``).
 """
 
 from __future__ import annotations
@@ -33,20 +34,22 @@ V_UNINVOICED = View(
     f"""
 WITH open_time AS (
     SELECT
-        project__id AS project_id,
-        SUM(hours) AS hours,
-        SUM(hours * COALESCE(billable_rate, 0)) AS amount
-    FROM {{time_entries}}
-    WHERE billable AND NOT is_billed
-    GROUP BY project__id
+        te.account_id,
+        te.project__id AS project_id,
+        SUM(te.hours) AS hours,
+        SUM(te.hours * COALESCE(te.billable_rate, 0)) AS amount
+    FROM {{time_entries}} AS te
+    WHERE te.billable AND NOT te.is_billed
+    GROUP BY te.account_id, te.project__id
 ),
 open_expenses AS (
-    SELECT project__id AS project_id, SUM(total_cost) AS amount
-    FROM {{expenses}}
-    WHERE billable AND NOT is_billed
-    GROUP BY project__id
+    SELECT x.account_id, x.project__id AS project_id, SUM(x.total_cost) AS amount
+    FROM {{expenses}} AS x
+    WHERE x.billable AND NOT x.is_billed
+    GROUP BY x.account_id, x.project__id
 )
 SELECT
+    p.account_id,
     p.id AS project_id,
     p.name AS project_name,
     p.code AS project_code,
@@ -59,9 +62,9 @@ SELECT
     CAST(COALESCE(oe.amount, 0) AS {MONEY}) AS uninvoiced_expenses,
     CAST(COALESCE(ot.amount, 0) + COALESCE(oe.amount, 0) AS {MONEY}) AS uninvoiced_total
 FROM {{projects}} AS p
-LEFT JOIN {{clients}} AS c ON c.id = p.client__id
-LEFT JOIN open_time AS ot ON ot.project_id = p.id
-LEFT JOIN open_expenses AS oe ON oe.project_id = p.id
+LEFT JOIN {{clients}} AS c ON c.account_id = p.account_id AND c.id = p.client__id
+LEFT JOIN open_time AS ot ON ot.account_id = p.account_id AND ot.project_id = p.id
+LEFT JOIN open_expenses AS oe ON oe.account_id = p.account_id AND oe.project_id = p.id
 WHERE ot.project_id IS NOT NULL OR oe.project_id IS NOT NULL
 """,
 )
@@ -77,6 +80,7 @@ WITH open_invoices AS (
     WHERE i.state = 'open'
 )
 SELECT
+    i.account_id,
     i.id AS invoice_id,
     i.number,
     i.client__id AS client_id,
@@ -95,7 +99,7 @@ SELECT
         ELSE '90+'
     END AS aging_bucket
 FROM open_invoices AS i
-LEFT JOIN {clients} AS c ON c.id = i.client__id
+LEFT JOIN {clients} AS c ON c.account_id = i.account_id AND c.id = i.client__id
 """,
 )
 
@@ -105,6 +109,7 @@ V_INVOICE_PAYMENTS = View(
     ("invoice_payments", "invoices", "clients"),
     f"""
 SELECT
+    ip.account_id,
     ip.id AS payment_id,
     ip.invoice_id,
     i.number AS invoice_number,
@@ -115,8 +120,8 @@ SELECT
     ip.paid_date,
     {MONTH_START.format(d="ip.paid_date")} AS month
 FROM {{invoice_payments}} AS ip
-LEFT JOIN {{invoices}} AS i ON i.id = ip.invoice_id
-LEFT JOIN {{clients}} AS c ON c.id = i.client__id
+LEFT JOIN {{invoices}} AS i ON i.account_id = ip.account_id AND i.id = ip.invoice_id
+LEFT JOIN {{clients}} AS c ON c.account_id = i.account_id AND c.id = i.client__id
 """,
 )
 
@@ -130,6 +135,7 @@ WITH this_month AS (
 ),
 time_spent AS (
     SELECT
+        te.account_id,
         te.project__id AS project_id,
         SUM(te.hours) AS hours,
         SUM({BILLABLE_AMOUNT.format(alias="te")}) AS fees,
@@ -138,26 +144,32 @@ time_spent AS (
             AS month_fees
     FROM {{time_entries}} AS te
     CROSS JOIN this_month AS m
-    GROUP BY te.project__id
+    GROUP BY te.account_id, te.project__id
 ),
 expenses_spent AS (
     SELECT
+        x.account_id,
         x.project__id AS project_id,
         SUM(x.total_cost) AS amount,
         SUM(CASE WHEN x.spent_date >= m.month_start THEN x.total_cost ELSE 0 END) AS month_amount
     FROM {{expenses}} AS x
     CROSS JOIN this_month AS m
     WHERE x.billable
-    GROUP BY x.project__id
+    GROUP BY x.account_id, x.project__id
 ),
 task_budgets AS (
-    SELECT project__id AS project_id, SUM(budget) AS budget FROM {{task_assignments}} GROUP BY project__id
+    SELECT ta.account_id, ta.project__id AS project_id, SUM(ta.budget) AS budget
+    FROM {{task_assignments}} AS ta
+    GROUP BY ta.account_id, ta.project__id
 ),
 person_budgets AS (
-    SELECT project__id AS project_id, SUM(budget) AS budget FROM {{user_assignments}} GROUP BY project__id
+    SELECT ua.account_id, ua.project__id AS project_id, SUM(ua.budget) AS budget
+    FROM {{user_assignments}} AS ua
+    GROUP BY ua.account_id, ua.project__id
 ),
 budgets AS (
     SELECT
+        p.account_id,
         p.id AS project_id,
         p.name AS project_name,
         p.client__id AS client_id,
@@ -184,14 +196,15 @@ budgets AS (
                 END
         END AS spent
     FROM {{projects}} AS p
-    LEFT JOIN {{clients}} AS c ON c.id = p.client__id
-    LEFT JOIN time_spent AS ts ON ts.project_id = p.id
-    LEFT JOIN expenses_spent AS es ON es.project_id = p.id
-    LEFT JOIN task_budgets AS tb ON tb.project_id = p.id
-    LEFT JOIN person_budgets AS pb ON pb.project_id = p.id
+    LEFT JOIN {{clients}} AS c ON c.account_id = p.account_id AND c.id = p.client__id
+    LEFT JOIN time_spent AS ts ON ts.account_id = p.account_id AND ts.project_id = p.id
+    LEFT JOIN expenses_spent AS es ON es.account_id = p.account_id AND es.project_id = p.id
+    LEFT JOIN task_budgets AS tb ON tb.account_id = p.account_id AND tb.project_id = p.id
+    LEFT JOIN person_budgets AS pb ON pb.account_id = p.account_id AND pb.project_id = p.id
     WHERE p.budget_by IN ('project', 'project_cost', 'task', 'task_fees', 'person')
 )
 SELECT
+    account_id,
     project_id,
     project_name,
     client_id,

@@ -14,7 +14,8 @@
   falling back to the user's current ``users.cost_rate`` when the entry has none; hours with neither
   rate are in ``hours_without_rate`` and add nothing to ``amount``.
 
-Hours are Harvest's ``hours`` (not ``rounded_hours``).
+Every view starts with ``account_id``; users, weeks and months are per account (the week start is each
+account's own ``company.week_start_day``). Hours are Harvest's ``hours`` (not ``rounded_hours``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ V_TIME_ENTRIES = View(
     ("time_entries", "users", "clients", "projects", "tasks"),
     f"""
 SELECT
+    te.account_id,
     te.id,
     te.spent_date,
     te.user__id AS user_id,
@@ -49,10 +51,10 @@ SELECT
     CAST(te.hours * te.cost_rate AS {MONEY}) AS cost_amount,
     c.currency
 FROM {{time_entries}} AS te
-LEFT JOIN {{users}} AS u ON u.id = te.user__id
-LEFT JOIN {{clients}} AS c ON c.id = te.client__id
-LEFT JOIN {{projects}} AS p ON p.id = te.project__id
-LEFT JOIN {{tasks}} AS t ON t.id = te.task__id
+LEFT JOIN {{users}} AS u ON u.account_id = te.account_id AND u.id = te.user__id
+LEFT JOIN {{clients}} AS c ON c.account_id = te.account_id AND c.id = te.client__id
+LEFT JOIN {{projects}} AS p ON p.account_id = te.account_id AND p.id = te.project__id
+LEFT JOIN {{tasks}} AS t ON t.account_id = te.account_id AND t.id = te.task__id
 """,
 )
 
@@ -62,24 +64,30 @@ V_UTILIZATION_WEEKLY = View(
     ("time_entries", "users", "company"),
     f"""
 WITH week_setting AS (
-    SELECT CASE MAX(week_start_day) WHEN 'Sunday' THEN 0 WHEN 'Saturday' THEN 6 ELSE 1 END AS start_dow
-    FROM {{company}}
+    SELECT
+        co.account_id,
+        CASE MAX(co.week_start_day) WHEN 'Sunday' THEN 0 WHEN 'Saturday' THEN 6 ELSE 1 END AS start_dow
+    FROM {{company}} AS co
+    GROUP BY co.account_id
 ),
 entries AS (
     SELECT
+        te.account_id,
         te.user__id AS user_id,
-        te.spent_date - (CAST(EXTRACT(DOW FROM te.spent_date) AS INTEGER) - ws.start_dow + 7) % 7 AS week_start,
+        te.spent_date - (CAST(EXTRACT(DOW FROM te.spent_date) AS INTEGER) - COALESCE(ws.start_dow, 1) + 7) % 7
+            AS week_start,
         te.hours,
         CASE WHEN te.billable THEN te.hours ELSE 0 END AS billable_hours
     FROM {{time_entries}} AS te
-    CROSS JOIN week_setting AS ws
+    LEFT JOIN week_setting AS ws ON ws.account_id = te.account_id
 ),
 weekly AS (
-    SELECT user_id, week_start, SUM(hours) AS hours, SUM(billable_hours) AS billable_hours
+    SELECT account_id, user_id, week_start, SUM(hours) AS hours, SUM(billable_hours) AS billable_hours
     FROM entries
-    GROUP BY user_id, week_start
+    GROUP BY account_id, user_id, week_start
 )
 SELECT
+    w.account_id,
     w.week_start,
     w.week_start + 6 AS week_end,
     w.user_id,
@@ -91,7 +99,7 @@ SELECT
     CAST(w.billable_hours * 3600 / NULLIF(u.weekly_capacity, 0) AS DECIMAL(38, 4)) AS utilization,
     CAST(w.hours * 3600 / NULLIF(u.weekly_capacity, 0) AS DECIMAL(38, 4)) AS total_utilization
 FROM weekly AS w
-LEFT JOIN {{users}} AS u ON u.id = w.user_id
+LEFT JOIN {{users}} AS u ON u.account_id = w.account_id AND u.id = w.user_id
 """,
 )
 
@@ -102,15 +110,17 @@ V_CONTRACTOR_PAYOUTS = View(
     f"""
 WITH entries AS (
     SELECT
+        te.account_id,
         te.user__id AS user_id,
         {MONTH_START.format(d="te.spent_date")} AS month,
         te.hours,
         COALESCE(te.cost_rate, u.cost_rate) AS rate
     FROM {{time_entries}} AS te
-    JOIN {{users}} AS u ON u.id = te.user__id
+    JOIN {{users}} AS u ON u.account_id = te.account_id AND u.id = te.user__id
     WHERE u.is_contractor
 )
 SELECT
+    e.account_id,
     e.user_id,
     {USER_NAME} AS user_name,
     e.month,
@@ -118,7 +128,7 @@ SELECT
     CAST(COALESCE(SUM(e.hours * e.rate), 0) AS {MONEY}) AS amount,
     CAST(SUM(CASE WHEN e.rate IS NULL THEN e.hours ELSE 0 END) AS {MONEY}) AS hours_without_rate
 FROM entries AS e
-JOIN {{users}} AS u ON u.id = e.user_id
-GROUP BY e.user_id, u.first_name, u.last_name, e.month
+JOIN {{users}} AS u ON u.account_id = e.account_id AND u.id = e.user_id
+GROUP BY e.account_id, e.user_id, u.first_name, u.last_name, e.month
 """,
 )
