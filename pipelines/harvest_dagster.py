@@ -204,7 +204,8 @@ def build_definitions(account_setting: str | None = None, cron: str | None = Non
     job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(assets), partitions_def=partitions,
                               config=run_config)
     cron = cron or str(dlt.config.get("sources.harvest.dagster_cron") or DEFAULT_CRON)
-    sensors = [build_discovery_sensor(job, partitions)] if isinstance(partitions, dg.DynamicPartitionsDefinition) else []
+    dynamic = isinstance(partitions, dg.DynamicPartitionsDefinition)
+    sensors = [build_discovery_sensor(job, partitions)] if dynamic else []
     return dg.Definitions(assets=[assets], jobs=[job], schedules=[build_schedule(job, partitions, cron)],
                           sensors=sensors, executor=dg.in_process_executor)
 
