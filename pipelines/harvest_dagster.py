@@ -161,7 +161,8 @@ def build_schedule(job: UnresolvedAssetJobDefinition, partitions: dg.PartitionsD
     @dg.schedule(name="harvest_schedule", cron_schedule=cron, job=job)
     def harvest_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
         tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
-        for account_id in partitions.get_partition_keys(dynamic_partitions_store=context.instance):
+        store = context.instance if isinstance(partitions, dg.DynamicPartitionsDefinition) else None
+        for account_id in partitions.get_partition_keys(dynamic_partitions_store=store):
             yield dg.RunRequest(run_key=f"{account_id}@{tick}", partition_key=account_id)
 
     return harvest_schedule
@@ -201,8 +202,7 @@ def build_definitions(account_setting: str | None = None, cron: str | None = Non
     partitions = account_partitions(account_setting if account_setting is not None else configured_account_setting())
     assets = build_assets(partitions)
     run_config = dg.RunConfig(ops={"harvest_tables": load}) if load is not None else None
-    job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(assets), partitions_def=partitions,
-                              config=run_config)
+    job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(assets), config=run_config)
     cron = cron or str(dlt.config.get("sources.harvest.dagster_cron") or DEFAULT_CRON)
     dynamic = isinstance(partitions, dg.DynamicPartitionsDefinition)
     sensors = [build_discovery_sensor(job, partitions)] if dynamic else []
