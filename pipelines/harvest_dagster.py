@@ -19,10 +19,13 @@ exit codes (0 ok, 2 partial, 1 failed), the analyst views, and the summary. So t
 ``run_load`` for its partition's account, and anything but exit 0 fails the partition with the summary.
 
 Two partitions at once: each account has its own dlt pipeline (state, cursors, working folder), so
-their loads never touch each other's state. Each run opens the destination for its whole load; DuckDB
-allows one writer process, so a second run on the same file fails at once (it corrupts nothing) unless
-runs take turns: every load step is in the Dagster pool ``harvest_destination`` (give it a limit of 1
-for DuckDB, see the README), or use a server destination (PostgreSQL) and let accounts load at once.
+their loads never touch each other's state. What they share is the dataset. DuckDB allows one writer
+process and each run holds the file for its whole load, so a second run on the same file fails at once
+(it corrupts nothing) unless runs take turns: every load step is in the Dagster pool
+``harvest_destination``; give it one slot for DuckDB (see the README). A server destination (PostgreSQL)
+takes partitions loading at once: there each account's run merges through a staging dataset of its own
+(``account_staging_layout``), because dlt empties a staging table before each load into it, and two runs
+sharing one (as the accounts of one command-line run do, taking turns) would empty each other's.
 """
 
 # no "from __future__ import annotations": Dagster reads the asset's config type from its annotation
@@ -47,6 +50,7 @@ from harvest_source.run_types import (  # noqa: E402
     RunResult,
     RunSettings,
     account_pipeline_name,
+    account_staging_layout,
 )
 from harvest_source.runner import choose_accounts, format_summary, resolve_credentials, run_load  # noqa: E402
 from harvest_source.settings import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME  # noqa: E402
@@ -74,12 +78,17 @@ class HarvestLoadConfig(dg.Config):
     sweep: bool = False
     strict: bool = False
 
-    def run_settings(self, resources: list[str] | None) -> RunSettings:
-        return RunSettings(
+    def run_settings(self, account_id: str, resources: list[str] | None) -> RunSettings:
+        """The command line's settings for one account's run. Outside DuckDB (where runs take turns on
+        the file) partitions may load at once from separate processes: each gets its own staging dataset."""
+        settings = RunSettings(
             destination=self.destination, dataset=self.dataset, duckdb_file=self.duckdb_file,
             pipeline_name=self.pipeline_name, resources=resources, start_date=self.start_date,
             force_sweep=self.sweep, strict=self.strict,
         )
+        if self.destination != "duckdb":
+            settings.staging_dataset_layout = account_staging_layout(account_id)
+        return settings
 
 
 def configured_account_setting() -> str | None:
@@ -121,7 +130,7 @@ def build_assets(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             credentials, _, base_url = resolve_credentials()
         except HarvestError as error:
             raise dg.Failure(description=f"error: {explain(error)}", allow_retries=False) from None
-        settings = config.run_settings(None if len(selected) == len(TABLES) else selected)
+        settings = config.run_settings(account_id, None if len(selected) == len(TABLES) else selected)
         context.log.info(f"loading Harvest account {account_id} with dlt pipeline "
                          f"{account_pipeline_name(settings.pipeline_name, account_id)}")
         result = run_load(settings, credentials, account_id, base_url)

@@ -6,6 +6,11 @@ line's runner; an account that fails (or loads only partly) fails its own partit
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -22,6 +27,8 @@ from pipelines.harvest_dagster import (
     table_key,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+DSN = os.environ.get("HARVEST_TEST_POSTGRES_DSN")
 # tables every tiny account fills, as tests/test_accounts.py checks them
 FILLED = ("clients", "projects", "tasks", "time_entries", "users", "invoices", "company", "roles")
 NODE = "harvest_tables"
@@ -170,3 +177,52 @@ def test_a_bad_account_setting_is_refused_when_the_definitions_load(monkeypatch)
     monkeypatch.setenv("SOURCES__HARVEST__ACCOUNT_ID", "12a")
     with pytest.raises(Exception, match="account_id '12a' is not a Harvest account id"):
         build_definitions()
+
+
+# one partition, materialized by a process of its own (as a run launcher starts each run)
+MATERIALIZE_ONE = """
+import sys
+sys.path.insert(0, {root!r})
+import dagster as dg
+from pipelines.harvest_dagster import HarvestLoadConfig, defs
+config = HarvestLoadConfig(destination="postgres", dataset={dataset!r})
+result = dg.materialize(list(defs.assets), partition_key=sys.argv[1], raise_on_error=False,
+                        run_config=dg.RunConfig(ops={{"harvest_tables": config}}))
+sys.exit(0 if result.success else 1)
+"""
+
+
+@pytest.mark.postgres
+def test_two_partitions_load_into_postgres_at_once_from_separate_processes(sim3, monkeypatch):
+    if not DSN:
+        pytest.skip("HARVEST_TEST_POSTGRES_DSN is not set (CI starts a server with .ci/postgres.sh)")
+    import psycopg2
+
+    first, second, _ = sim3.account_ids
+    configure(monkeypatch, sim3, ",".join(str(i) for i in sim3.account_ids))
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", DSN)
+    dataset = f"harvest_dagster_{uuid.uuid4().hex[:8]}"
+    script = MATERIALIZE_ONE.format(root=str(ROOT), dataset=dataset)
+    con = psycopg2.connect(DSN)
+    con.autocommit = True
+    try:
+        runs = [subprocess.Popen([sys.executable, "-c", script, str(account)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for account in (first, second)]
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+        with con.cursor() as cur:
+            for table in ("time_entries", "invoices", "users"):
+                cur.execute(f'SELECT account_id, count(*) FROM "{dataset}".{table} GROUP BY 1')
+                assert dict(cur.fetchall()) == {a: sim3.account(a).counts()[table] for a in (first, second)}, table
+            # each account merged through a staging dataset of its own: dlt empties one before each load
+            cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                        (f"_dlt_staging_{dataset}%",))
+            assert sorted(r[0] for r in cur.fetchall()) == [f"_dlt_staging_{dataset}_{a}" for a in (first, second)]
+    finally:
+        with con.cursor() as cur:
+            cur.execute("SET client_min_messages = warning")
+            cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                        (f"%{dataset}%",))
+            for (schema,) in cur.fetchall():
+                cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        con.close()
