@@ -1,7 +1,8 @@
 """The run's destination: the pipeline built for it, its load file format, and the rows it holds.
 
 DuckDB gets a stable file path (never a path remembered from a past run) and one connection held for
-the whole run; every destination gets the staging dataset named by ``STAGING_DATASET_LAYOUT``.
+the whole run; every destination gets the staging dataset named by ``RunSettings.staging_dataset_layout``
+(``STAGING_DATASET_LAYOUT`` unless a run in a process of its own asks for its account's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import SqlClientNotAvailable
 
 from .run_types import RunSettings
-from .settings import STAGING_DATASET_LAYOUT
 
 # Parquet where it is native (~10x faster than insert statements into DuckDB). PostgreSQL lists
 # parquet only through an ADBC driver we do not install, and dlt's CSV path there turns '' into
@@ -45,7 +45,7 @@ def make_pipeline(settings: RunSettings, duckdb_connection: Any = None, name: st
 def make_destination(settings: RunSettings, duckdb_connection: Any = None) -> Any:
     """The destination factory: DuckDB at ``duckdb_file`` (or the held connection), else the named
     destination as dlt resolves it (a type like ``postgres`` or a named one from config)."""
-    layout = {"staging_dataset_name_layout": STAGING_DATASET_LAYOUT}
+    layout = {"staging_dataset_name_layout": settings.staging_dataset_layout}
     if settings.destination == "duckdb":
         return dlt.destinations.duckdb(duckdb_connection or settings.duckdb_file, **layout)
     return Destination.from_reference(settings.destination, **layout)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .settings import DATASET_NAME, DEFAULT_ACCOUNT_CONCURRENCY, DUCKDB_FILE, PIPELINE_NAME
+from .settings import DATASET_NAME, DEFAULT_ACCOUNT_CONCURRENCY, DUCKDB_FILE, PIPELINE_NAME, STAGING_DATASET_LAYOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
 
@@ -32,6 +32,16 @@ class RunSettings:
     pipelines_dir: str | None = None
     source_options: dict[str, Any] = field(default_factory=dict)  # extra harvest_source arguments
     account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY  # accounts extracted at once (loads take turns)
+    # dlt's staging_dataset_name_layout. Loads that share one take turns (in one run, the runner's lock); runs in
+    # separate processes loading at once each need their own (``account_staging_layout``), since dlt empties
+    # a staging table before every load into it.
+    staging_dataset_layout: str = STAGING_DATASET_LAYOUT
+
+
+def account_staging_layout(account_id: str | int) -> str:
+    """A staging dataset of the account's own (``_dlt_staging_<dataset>_<account_id>``), for runs of several
+    accounts in separate processes loading into one dataset at once (Dagster partitions)."""
+    return f"{STAGING_DATASET_LAYOUT}_{str(account_id).strip()}"
 
 
 def account_pipeline_name(pipeline_name: str, account_id: str | int) -> str:
