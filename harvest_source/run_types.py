@@ -32,6 +32,7 @@ class RunSettings:
     pipelines_dir: str | None = None
     source_options: dict[str, Any] = field(default_factory=dict)  # extra harvest_source arguments
     account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY  # accounts extracted at once (loads take turns)
+    table_format: str = "parquet"  # filesystem only: "parquet" (plain files, appends) or "delta" (merges)
 
 
 def account_pipeline_name(pipeline_name: str, account_id: str | int) -> str:
