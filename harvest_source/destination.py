@@ -15,7 +15,7 @@ from dlt.common.destination.exceptions import SqlClientNotAvailable
 
 from .run_types import RunSettings
 from .settings import STAGING_DATASET_LAYOUT
-from .table_format import DELTA, check_table_format
+from .table_format import DELTA, check_table_format, delta_table_counts
 
 # Parquet where it is native (~10x faster than insert statements into DuckDB). PostgreSQL lists
 # parquet only through an ADBC driver we do not install, and dlt's CSV path there turns '' into
@@ -112,6 +112,9 @@ def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None,
     if not names:
         return counts
     try:
+        delta = delta_table_counts(pipeline, names, account_id)
+        if delta is not None:
+            return delta
         with pipeline.sql_client() as client:
             for name in names:
                 try:

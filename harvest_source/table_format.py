@@ -41,6 +41,30 @@ def deltalake_installed() -> bool:
     return True
 
 
+def delta_table_counts(pipeline: Any, tables: list[str], account_id: str | int | None = None) -> dict[str, int] | None:
+    """Rows per Delta table (``account_id``: that account's), read with ``deltalake``; None when the pipeline's
+    tables are not Delta tables. Not through dlt's SQL client: that reads Delta with DuckDB's ``delta``
+    extension, which DuckDB downloads on first use (a failed download costs seconds per table offline)."""
+    if not pipeline.default_schema_name:
+        return None
+    schema = pipeline.default_schema.tables
+    if not any(schema.get(t, {}).get("table_format") == DELTA for t in tables):
+        return None
+    import pyarrow.compute as pc
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+    counts: dict[str, int] = {}
+    with pipeline.destination_client() as client:
+        for name in tables:
+            try:
+                data = client.load_open_table(DELTA, name).to_pyarrow_dataset()
+            except DestinationUndefinedEntity:  # a table this run did not create
+                continue
+            where = None if account_id is None else pc.field("account_id") == int(account_id)
+            counts[name] = data.count_rows(filter=where)
+    return counts
+
+
 def with_table_format(source: Any, table_format: str | None) -> Any:
     """``source`` with every table written in ``table_format`` (nothing to do for plain parquet)."""
     if (table_format or PARQUET) == PARQUET:

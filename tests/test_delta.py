@@ -58,7 +58,8 @@ class Lake:
     def duck_tables(self) -> list[str]:
         with duckdb.connect(self.duck_file, read_only=True) as con:
             rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
-                               "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'", [DATASET]).fetchall()
+                               "AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'",
+                               [DATASET]).fetchall()
         return sorted(r[0] for r in rows)
 
     def assert_equal(self) -> dict[str, int]:
