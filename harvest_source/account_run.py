@@ -27,6 +27,7 @@ from .recovery import discard_failed_extract, finish_pending, forget_orphaned_st
 from .report import RunReport
 from .run_types import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, RunResult, RunSettings, account_pipeline_name
 from .summary import INTERRUPTED, reason
+from .table_format import with_table_format
 
 log = logging.getLogger("harvest_source")
 
@@ -52,6 +53,7 @@ def load_account(
         )
         if resources:
             source = source.with_resources(*resources)
+        source = with_table_format(source, settings.table_format)
         pipeline = make_pipeline(settings, duckdb_connection, name=account_pipeline_name(settings.pipeline_name,
                                                                                          account_id))
         result.destination = describe_destination(settings)

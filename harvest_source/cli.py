@@ -51,6 +51,7 @@ from .settings import (
     VERIFY_MONTHS_BACK,
 )
 from .summary import explain
+from .table_format import PARQUET, TABLE_FORMATS
 
 DEMO_SCALES = ("tiny", "small", "large")
 # dlt settings the checkout's .dlt/config.toml sets, applied when nothing (a config file in the working
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"size of the demo's simulated account (default: {DEMO_SCALE})")
     parser.add_argument("--destination", default="duckdb",
                         help="dlt destination name, e.g. duckdb, postgres, filesystem (default: duckdb)")
+    parser.add_argument("--table-format", choices=TABLE_FORMATS, default=PARQUET,
+                        help="with --destination filesystem: parquet (plain files, changes are appended) or delta "
+                             "(Delta tables that merge and delete; needs the delta extra) (default: parquet)")
     parser.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema name (default: {DATASET_NAME})")
     parser.add_argument("--duckdb-file", default=DUCKDB_FILE, help=f"DuckDB file (default: {DUCKDB_FILE})")
     parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = RunSettings(
         destination=args.destination, dataset=args.dataset, pipeline_name=args.pipeline_name,
         duckdb_file=args.duckdb_file, resources=resources, full_refresh=args.full_refresh,
-        account_concurrency=max(1, args.account_concurrency),
+        account_concurrency=max(1, args.account_concurrency), table_format=args.table_format,
         start_date=args.start_date, force_sweep=args.sweep, strict=args.strict,
     )
     if args.verify:

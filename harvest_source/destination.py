@@ -15,6 +15,7 @@ from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import SqlClientNotAvailable
 
 from .run_types import RunSettings
+from .table_format import DELTA, check_table_format, delta_table_counts
 
 # Parquet where it is native (~10x faster than insert statements into DuckDB). PostgreSQL lists
 # parquet only through an ADBC driver we do not install, and dlt's CSV path there turns '' into
@@ -44,11 +45,18 @@ def make_pipeline(settings: RunSettings, duckdb_connection: Any = None, name: st
 
 def make_destination(settings: RunSettings, duckdb_connection: Any = None) -> Any:
     """The destination factory: DuckDB at ``duckdb_file`` (or the held connection), else the named
-    destination as dlt resolves it (a type like ``postgres`` or a named one from config)."""
+    destination as dlt resolves it (a type like ``postgres`` or a named one from config); with
+    ``table_format`` delta, the filesystem destination that merges Delta tables (``dlt_compat.delta_merge``)."""
     layout = {"staging_dataset_name_layout": settings.staging_dataset_layout}
     if settings.destination == "duckdb":
+        check_table_format(settings.table_format, dlt.destinations.duckdb().destination_type)
         return dlt.destinations.duckdb(duckdb_connection or settings.duckdb_file, **layout)
-    return Destination.from_reference(settings.destination, **layout)
+    destination = Destination.from_reference(settings.destination, **layout)
+    if check_table_format(settings.table_format, destination.destination_type) == DELTA:
+        from .dlt_compat.delta_merge import delta_filesystem
+
+        return delta_filesystem(destination_name=destination.configured_name, **layout)
+    return destination
 
 
 def progress_collector(progress: Any) -> Any:
@@ -71,6 +79,8 @@ def describe_destination(settings: RunSettings) -> str:
     """Where the run loads, for the summary."""
     if settings.destination == "duckdb":
         return f"DuckDB file {settings.duckdb_file}, dataset {settings.dataset}"
+    if settings.table_format == DELTA:
+        return f"{settings.destination} (Delta tables), dataset {settings.dataset}"
     return f"{settings.destination}, dataset {settings.dataset}"
 
 
@@ -102,6 +112,9 @@ def table_counts(pipeline: dlt.Pipeline, tables: Sequence[str] | None = None,
     if not names:
         return counts
     try:
+        delta = delta_table_counts(pipeline, names, account_id)
+        if delta is not None:
+            return delta
         with pipeline.sql_client() as client:
             for name in names:
                 try:

@@ -36,6 +36,7 @@ class RunSettings:
     # separate processes loading at once each need their own (``account_staging_layout``), since dlt empties
     # a staging table before every load into it.
     staging_dataset_layout: str = STAGING_DATASET_LAYOUT
+    table_format: str = "parquet"  # filesystem only: "parquet" (plain files, appends) or "delta" (merges)
 
 
 def account_staging_layout(account_id: str | int) -> str:
