@@ -65,6 +65,7 @@ def load_in_this_process(args: argparse.Namespace) -> int:
     accounts = args.account_ids.split(",")
     settings = RunSettings(duckdb_file=str(folder / "harvest.duckdb"), pipelines_dir=str(folder / "pipelines"),
                            account_concurrency=len(accounts),
+                           **({"resources": args.resources.split(",")} if args.resources else {}),
                            source_options={"rate_limit_window_s": HARVEST_WINDOW_S / args.time_scale})
     started = time.perf_counter()
     result = run_load(settings, args.token, args.account_ids, args.base_url)
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--account-ids", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--resources", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
         return load_in_this_process(args)

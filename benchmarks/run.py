@@ -47,7 +47,7 @@ from harvest_source.catalog import ENDPOINTS, Kind  # noqa: E402
 from harvest_source.destination import make_pipeline  # noqa: E402
 from harvest_source.report_tables import history_start, periods  # noqa: E402
 from harvest_source.resources import Options  # noqa: E402
-from harvest_source.run_types import RunResult, RunSettings  # noqa: E402
+from harvest_source.run_types import RunResult, RunSettings, account_pipeline_name  # noqa: E402
 from harvest_source.runner import run_load  # noqa: E402
 from harvest_source.settings import DEFAULT_REPORTS_PERIOD, REPORTS_REREAD_PERIODS  # noqa: E402
 
@@ -139,8 +139,9 @@ def settings_for(folder: Path, **kwargs: Any) -> RunSettings:
                        **kwargs)
 
 
-def trace_steps(settings: RunSettings) -> dict[str, float]:
-    trace = make_pipeline(settings).last_trace
+def trace_steps(settings: RunSettings, account_id: str) -> dict[str, float]:
+    # one pipeline per account since the multi-account layout (issue 15)
+    trace = make_pipeline(settings, name=account_pipeline_name(settings.pipeline_name, account_id)).last_trace
     if trace is None:
         return {}
     return {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps if s.step != "run"}
@@ -219,7 +220,7 @@ def run_ours(sim: SimProcess, settings: RunSettings, sampler: MemorySampler, lab
     general = requests - sum(n for path, n in stats["by_path"].items() if path.startswith("/v2/reports/"))
     floor = general * floor_window_s / HARVEST_LIMIT if floor_window_s else None
     row = Row(label, requests, int(stats["by_status"].get("429", 0)), wall, floor, sum(result.rows.values()),
-              peak(), trace_steps(settings), dict(stats["by_path"]))
+              peak(), trace_steps(settings, sim.account_id), dict(stats["by_path"]))
     return row, result
 
 
@@ -355,7 +356,7 @@ def processing_ours(sim: SimProcess, root: Path, label: str, sampler: MemorySamp
     stats = sim.stats()
     rows = table_counts(settings.duckdb_file, ["time_entries"])["time_entries"]
     row = Row(label, int(stats["total"]), int(stats["by_status"].get("429", 0)), done - (first.at or done), None,
-              rows, peak(), trace_steps(settings))
+              rows, peak(), trace_steps(settings, sim.account_id))
     print(f"  {row.scenario}: {row.rows:,} rows in {row.wall_s:.1f} s", flush=True)
     return row
 
@@ -444,7 +445,7 @@ def steps_table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the small account (default: large)")
-    parser.add_argument("--scale", choices=("tiny", "small", "large"), default=None,
+    parser.add_argument("--scale", choices=("tiny", "small", "large", "huge"), default=None,
                         help="account size for scenarios 1-3 (overrides --quick)")
     parser.add_argument("--processing-scale", choices=("small", "large"), default="large",
                         help="account for scenario 4 (default large: 210k time entries, enough rows that the "
