@@ -26,17 +26,18 @@ class SimProcess:
     """``with SimProcess(scale="small", rate_limit="harvest", time_scale=10, latency_ms=30) as sim:``"""
 
     def __init__(self, scale: str, seed: int = 1, rate_limit: str = "off", time_scale: float = 1.0,
-                 latency_ms: float = 0) -> None:
+                 latency_ms: float = 0, accounts: int = 1) -> None:
         self.args = [
             sys.executable, "-m", "harvest_source.simulator", "--port", "0", "--scale", scale,
             "--seed", str(seed), "--rate-limit", rate_limit, "--time-scale", str(time_scale),
-            "--latency-ms", str(latency_ms), "--token", ADMIN_TOKEN,
+            "--latency-ms", str(latency_ms), "--token", ADMIN_TOKEN, "--accounts", str(accounts),
             "--now", PINNED_NOW,  # the same records on any day: figures stay comparable across runs
         ]
         self.token = ADMIN_TOKEN
         self._proc: subprocess.Popen[str] | None = None
         self.base_url = ""
         self.account_id = ""
+        self.account_ids: list[str] = []
         self._control: httpx.Client | None = None
 
     def __enter__(self) -> SimProcess:
@@ -49,7 +50,9 @@ class SimProcess:
             raise RuntimeError(f"simulator did not start: {line!r}")
         self.base_url = line
         self._control = httpx.Client(base_url=line.rsplit("/v2", 1)[0], timeout=120)
-        self.account_id = str(self.config()["account_id"])
+        config = self.config()
+        self.account_id = str(config["account_id"])
+        self.account_ids = [str(a) for a in config.get("account_ids") or [self.account_id]]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,8 +89,13 @@ class SimProcess:
         """Forget request counts and the rate-limit windows (a scenario starts with a full budget)."""
         self._post("/__sim__/reset")
 
-    def counts(self) -> dict[str, int]:
-        return self._get("/__sim__/counts")
+    def counts(self, account: str | None = None) -> dict[str, int]:
+        return self._get("/__sim__/counts" + (f"?account={account}" if account else ""))
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
 
     def mutate_random(self, fraction: float, seed: int) -> dict[str, list[int]]:
         return self._post("/__sim__/mutate_random", {"fraction": fraction, "seed": seed})

@@ -46,6 +46,10 @@ SCALES: dict[str, Scale] = {
     "large": Scale(users=240, admins=4, managers=30, clients=160, projects=600, tasks=30, time_entries=210000,
                    invoices=6000, invoice_prob=0.85, estimates=1500, expenses=20000, expense_categories=8,
                    days=730),
+    # a big agency (issue 16): ten times large's people, about 2M time entries; generation takes minutes
+    "huge": Scale(users=2400, admins=10, managers=300, clients=1600, projects=6000, tasks=40, time_entries=2_000_000,
+                  invoices=20000, invoice_prob=0.85, estimates=5000, expenses=100000, expense_categories=10,
+                  days=730),
 }
 
 # First id of each kind (ids are unique per kind, spread apart so a mixed-up id never matches by accident).
