@@ -46,6 +46,7 @@ from .settings import (
     DEMO_SEED,
     DEMO_TIME_SCALE,
     DUCKDB_FILE,
+    DUCKDB_MEMORY_LIMIT,
     EXIT_DIFFERS,
     PIPELINE_NAME,
     VERIFY_MONTHS_BACK,
@@ -72,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(Delta tables that merge and delete; needs the delta extra) (default: parquet)")
     parser.add_argument("--dataset", default=DATASET_NAME, help=f"dataset/schema name (default: {DATASET_NAME})")
     parser.add_argument("--duckdb-file", default=DUCKDB_FILE, help=f"DuckDB file (default: {DUCKDB_FILE})")
+    parser.add_argument("--duckdb-memory-limit", default=DUCKDB_MEMORY_LIMIT,
+                        help="DuckDB's memory cap for the load, e.g. 512MB or 2GB; above it DuckDB spills to "
+                             f"<file>.tmp (default: {DUCKDB_MEMORY_LIMIT})")
     parser.add_argument("--pipeline-name", default=PIPELINE_NAME,
                         help=f"dlt pipeline name prefix, one pipeline NAME_<account_id> per account "
                              f"(default: {PIPELINE_NAME})")
@@ -201,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(error)
     settings = RunSettings(
         destination=args.destination, dataset=args.dataset, pipeline_name=args.pipeline_name,
-        duckdb_file=args.duckdb_file, resources=resources, full_refresh=args.full_refresh,
+        duckdb_file=args.duckdb_file, duckdb_memory_limit=args.duckdb_memory_limit, resources=resources,
+        full_refresh=args.full_refresh,
         account_concurrency=max(1, args.account_concurrency), table_format=args.table_format,
         start_date=args.start_date, force_sweep=args.sweep, strict=args.strict,
     )

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .settings import DATASET_NAME, DEFAULT_ACCOUNT_CONCURRENCY, DUCKDB_FILE, PIPELINE_NAME, STAGING_DATASET_LAYOUT
+from .settings import (
+    DATASET_NAME,
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    DUCKDB_FILE,
+    DUCKDB_MEMORY_LIMIT,
+    PIPELINE_NAME,
+    STAGING_DATASET_LAYOUT,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
 
@@ -23,6 +30,7 @@ class RunSettings:
     dataset: str = DATASET_NAME
     pipeline_name: str = PIPELINE_NAME
     duckdb_file: str = DUCKDB_FILE
+    duckdb_memory_limit: str | None = DUCKDB_MEMORY_LIMIT  # DuckDB's memory_limit; None: DuckDB's default
     resources: Sequence[str] | None = None
     full_refresh: bool = False
     start_date: str | None = None
