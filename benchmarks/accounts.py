@@ -34,6 +34,8 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
+from harvest_source.settings import DUCKDB_MEMORY_LIMIT  # noqa: E402
+
 HARVEST_LIMIT = 100
 HARVEST_WINDOW_S = 15.0
 GIB = 2**30
@@ -64,7 +66,7 @@ def load_in_this_process(args: argparse.Namespace) -> int:
     os.environ["DLT_DATA_DIR"] = str(folder / "dlt_home")
     accounts = args.account_ids.split(",")
     settings = RunSettings(duckdb_file=str(folder / "harvest.duckdb"), pipelines_dir=str(folder / "pipelines"),
-                           account_concurrency=len(accounts),
+                           account_concurrency=len(accounts), duckdb_memory_limit=args.duckdb_memory_limit or None,
                            **({"resources": args.resources.split(",")} if args.resources else {}),
                            source_options={"rate_limit_window_s": HARVEST_WINDOW_S / args.time_scale})
     started = time.perf_counter()
@@ -150,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--resources", help=argparse.SUPPRESS)
+    parser.add_argument("--duckdb-memory-limit", default=DUCKDB_MEMORY_LIMIT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
         return load_in_this_process(args)

@@ -33,7 +33,7 @@ from simproc import SimProcess  # noqa: E402
 NO_LIMIT_TIME_SCALE = 15_000.0  # the loader's pacer window 15 s / 15,000 = 1 ms: it never waits
 
 
-def load(scale: str, root: Path, resources: str | None) -> dict:
+def load(scale: str, root: Path, resources: str | None, memory_limit: str | None = None) -> dict:
     generating = time.perf_counter()
     with SimProcess(scale, rate_limit="off", latency_ms=0) as sim:
         import psutil
@@ -48,6 +48,8 @@ def load(scale: str, root: Path, resources: str | None) -> dict:
                "--time-scale", str(NO_LIMIT_TIME_SCALE)]
         if resources:
             cmd += ["--resources", resources]
+        if memory_limit is not None:
+            cmd += ["--duckdb-memory-limit", memory_limit]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
         sampler = TreeSampler(proc.pid)
@@ -67,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", nargs="+", default=["large", "huge"], help="baseline scale first")
     parser.add_argument("--resources", default=None, help="e.g. time_entries (default: every endpoint)")
+    parser.add_argument("--duckdb-memory-limit", default=None,
+                        help="the loader's DuckDB cap, e.g. 1GB; '' for DuckDB's own default (default: the run's)")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="harvest-huge-"))
     try:
-        docs = [load(scale, root, args.resources) for scale in args.scales]
+        docs = [load(scale, root, args.resources, args.duckdb_memory_limit) for scale in args.scales]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print()
