@@ -14,6 +14,7 @@ import dlt
 
 from . import TABLES
 from .settings import MISSING_MIN_ARROW_ROWS, MISSING_SAMPLE_ROWS
+from .table_format import delta_column_fill
 
 log = logging.getLogger("harvest_source")
 
@@ -67,11 +68,17 @@ class FieldWatch:
     def sample(self, pipeline: dlt.Pipeline, columns: dict[str, dict[str, str]]) -> None:
         if not any(table in TABLES for table in columns):  # a first run: nothing earlier to sample
             return
+        watched = {table: [c for c in types if "__v_" not in c] for table, types in columns.items()
+                   if table in TABLES}  # nested tables: their records are not watched
         try:
+            delta = delta_column_fill(pipeline, {t: names for t, names in watched.items() if names},
+                                      MISSING_SAMPLE_ROWS)
+            if delta is not None:
+                self.before.update(delta)
+                return
             with pipeline.sql_client() as client:
-                for table, types in columns.items():
-                    names = [c for c in types if "__v_" not in c]
-                    if table not in TABLES or not names:  # nested tables: their records are not watched
+                for table, names in watched.items():
+                    if not names:
                         continue
                     escaped = [client.escape_column_name(c) for c in names]
                     try:

@@ -17,8 +17,9 @@ import duckdb
 import pytest
 
 from harvest_source.destination import make_destination, make_pipeline
+from harvest_source.drift import FieldWatch, schema_columns
 from harvest_source.errors import HarvestConfigError
-from harvest_source.run_types import EXIT_OK, RunSettings
+from harvest_source.run_types import EXIT_OK, RunSettings, account_pipeline_name
 from harvest_source.runner import run_load
 from harvest_source.simulator import run_simulator
 from harvest_source.table_format import check_table_format
@@ -115,6 +116,7 @@ def test_delta_tables_equal_duckdb_after_full_and_incremental_loads_of_two_accou
     lake.load()
     full = lake.assert_equal()
     assert full["time_entries"] > 0 and full["invoices__line_items"] > 0 and full["invoice_payments"] > 0
+    _assert_drift_sample_reads_delta_without_duckdb(lake, sim2.account_ids[0], monkeypatch)
     for account_id in sim2.account_ids:
         _change(sim2, account_id)
     lake.load()
@@ -122,6 +124,22 @@ def test_delta_tables_equal_duckdb_after_full_and_incremental_loads_of_two_accou
     assert after["invoices__line_items"] < full["invoices__line_items"]  # shrunk lists left the nested table
     assert after["time_entries"] == full["time_entries"] + 2  # one created per account (deletes need a sweep)
     assert set(read_delta(lake.lake, "company").column("account_id").to_pylist()) == set(sim2.account_ids)
+
+
+def _assert_drift_sample_reads_delta_without_duckdb(lake: Lake, account_id: int, monkeypatch: Any) -> None:
+    """The drift watch samples earlier rows with deltalake: dlt's SQL client reads Delta through DuckDB's
+    ``delta`` extension, downloaded on first use (offline, every failed download cost seconds per table)."""
+    pipeline = make_pipeline(lake.settings(True), name=account_pipeline_name("lake", account_id))  # as the runner
+
+    def no_sql_client(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the drift sample went through DuckDB")
+
+    watch = FieldWatch()
+    with monkeypatch.context() as patched:
+        patched.setattr(dlt.Pipeline, "sql_client", no_sql_client)
+        watch.sample(pipeline, schema_columns(pipeline))
+    rows, filled = watch.before["time_entries"]
+    assert rows > 0 and filled["id"] == rows and filled["hours"] == rows
 
 
 # -- the merge itself, on a small resource ------------------------------------------------------------------
