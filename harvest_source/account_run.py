@@ -18,7 +18,9 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from . import check_resources, harvest_source
+from .account_column import account_number
 from .catalog import TABLES
+from .deletion_pass import run_deletion_pass
 from .destination import describe_destination, file_format, make_pipeline, table_counts
 from .drift import FieldWatch, describe_schema_changes, schema_columns
 from .errors import HarvestError
@@ -68,6 +70,12 @@ def load_account(
         fields.sample(pipeline, columns_before)
         fields.watch(source)
         rows = _run_steps(pipeline, source, refresh, turn)
+        # after the load: the warehouse it compares with holds this run's rows (deletion_pass)
+        deletions = run_deletion_pass(pipeline, account_number(account_id), report.deletions,
+                                      selected=list(source.selected_resources),
+                                      skipped=list(report.outcome().skipped), turn=turn)
+        result.deleted, result.deletion_warnings = dict(sorted(deletions.deleted.items())), dict(deletions.warnings)
+        result.deletes = deletions.mode
         result.rows = {t: n for t, n in sorted(rows.items()) if not t.startswith("_dlt")}
         after = table_counts(pipeline, list(result.rows), account_id=account_id)
         result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
