@@ -55,6 +55,11 @@ class DeletionPlan:
     force_sweep: bool = False
     sweep_interval_h: float = 24.0
     childless: dict[str, set[int]] = field(default_factory=dict)  # child table -> parents read with none
+    child_sweeps: list[bool] = field(default_factory=list)  # per child table read this run: did it sweep
+
+    def child_windows(self, sweeps: Iterable[bool]) -> None:
+        """The child tables' listing windows of this run, sweeping or not (``families``)."""
+        self.child_sweeps.extend(sweeps)
 
     def no_children(self, table: str, parent_id: int) -> None:
         """A parent's children were read whole and there were none (called from the gather threads)."""
@@ -116,9 +121,13 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPla
 
 
 def _sweep_due(pipeline: dlt.Pipeline, plan: DeletionPlan, now: pendulum.DateTime) -> bool:
-    """As the child sweep: forced, never run before, or ``sweep_interval_hours`` since the last one."""
-    if plan.force_sweep:
+    """When the child sweep runs (its time is kept in the synced resource state, so a lost working folder
+    does not make every run sweep), or forced. A run without child tables (``--resources time_entries``)
+    keeps its own time in the pipeline's local state: never run before, or ``sweep_interval_hours`` since."""
+    if plan.force_sweep or any(plan.child_sweeps):
         return True
+    if plan.child_sweeps:
+        return False
     try:
         last = pipeline.get_local_state_val(DELETION_SWEPT_AT_KEY)
     except (KeyError, TypeError):
