@@ -168,3 +168,12 @@ def test_the_setting_comes_from_config(loaded: Loaded, monkeypatch: pytest.Monke
     result = run_load(settings, loaded.sim.admin_token, str(loaded.sim.account_id), loaded.sim.base_url)
     assert result.exit_code == EXIT_OK and result.deletes == "soft" and result.deleted == {"time_entries": 1}
     assert entry in loaded.ids("time_entries")
+
+
+def test_files_are_not_swept_and_the_summary_says_so(tmp_path: Path) -> None:
+    """The filesystem destination cannot change rows by SQL: the pass looks for nothing and warns."""
+    files = dlt.pipeline("files", destination=dlt.destinations.filesystem(str(tmp_path / "files")),
+                         dataset_name="harvest_data", pipelines_dir=str(tmp_path / "p"))
+    client = HarvestClient("token", 1, "http://127.0.0.1:9/v2", max_attempts=1, sleep=lambda _s: None)
+    outcome = run_deletion_pass(files, 1, DeletionPlan("hard", client, force_sweep=True), selected=SWEPT, skipped=())
+    assert outcome.deleted == {} and "SQL destination" in outcome.warnings["all tables"]

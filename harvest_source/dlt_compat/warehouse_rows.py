@@ -10,7 +10,8 @@ This leans on dlt behaviour that ``tests/dlt_compat/test_warehouse_rows.py`` pin
   dlt's later loads, and a ``delete-insert`` merge that reloads a row writes NULL there: a record that
   comes back is unmarked, a marked row no load touches stays marked.
 
-Destinations without a SQL client (files) answer ``None``: the deletion pass then skips with a warning.
+Destinations that are not SQL databases (files) are told apart by ``sql_destination``: the deletion pass
+then skips with a warning.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from typing import Any
 
 import dlt
 from dlt.common.schema.utils import get_nested_tables
+from dlt.destinations.job_client_impl import SqlJobClientBase
 
 from ..settings import DELETE_BATCH_IDS, SOFT_DELETED_COLUMN
 
 
 def sql_destination(pipeline: dlt.Pipeline) -> bool:
-    """Whether rows can be read and changed with SQL in this pipeline's destination."""
+    """Whether rows can be read and changed with SQL in this pipeline's destination: a SQL job client's.
+    (The filesystem destination has a ``sql_client`` too, DuckDB views over its files: read-only.)"""
     try:
         with pipeline.destination_client() as client:
-            return hasattr(client, "get_storage_tables") and hasattr(client, "sql_client")
+            return isinstance(client, SqlJobClientBase)
     except Exception:
         return False
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import dlt
 import pytest
 
-from harvest_source.dlt_compat.warehouse_rows import delete_rows, existing_tables, mark_rows, read_rows
+from harvest_source.dlt_compat.warehouse_rows import (
+    delete_rows,
+    existing_tables,
+    mark_rows,
+    read_rows,
+    sql_destination,
+)
 from harvest_source.settings import SOFT_DELETED_COLUMN
 
 DSN = os.environ.get("HARVEST_TEST_POSTGRES_DSN")
@@ -68,3 +74,11 @@ def test_a_mark_survives_loads_and_a_reloaded_row_is_unmarked(pipeline: dlt.Pipe
     assert sorted(rows) == [(A, 1, True), (A, 2, False), (B, 1, False), (B, 2, False), (B, 3, False)]
     assert SOFT_DELETED_COLUMN not in pipeline.default_schema.tables["invoices"]["columns"]
     assert _line_items(pipeline) == 10  # marking touches no nested row
+
+
+def test_only_sql_databases_count_as_sql_destinations(pipeline: dlt.Pipeline, tmp_path: Path) -> None:
+    """The filesystem destination has a ``sql_client`` as well (DuckDB views over its files): not one."""
+    assert sql_destination(pipeline)
+    files = dlt.pipeline("rows_files", destination=dlt.destinations.filesystem(str(tmp_path / "files")),
+                         dataset_name="harvest_data", pipelines_dir=str(tmp_path / "p"))
+    assert not sql_destination(files)
