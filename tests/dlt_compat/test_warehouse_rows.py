@@ -76,9 +76,11 @@ def test_a_mark_survives_loads_and_a_reloaded_row_is_unmarked(pipeline: dlt.Pipe
     assert _line_items(pipeline) == 10  # marking touches no nested row
 
 
-def test_only_sql_databases_count_as_sql_destinations(pipeline: dlt.Pipeline, tmp_path: Path) -> None:
+def test_only_sql_databases_count_as_sql_destinations(tmp_path: Path) -> None:
     """The filesystem destination has a ``sql_client`` as well (DuckDB views over its files): not one."""
-    assert sql_destination(pipeline)
+    duck = dlt.pipeline("rows_duck", destination=dlt.destinations.duckdb(str(tmp_path / "d.duckdb")),
+                        dataset_name="harvest_data", pipelines_dir=str(tmp_path / "p"))
+    assert sql_destination(duck)
     files = dlt.pipeline("rows_files", destination=dlt.destinations.filesystem(str(tmp_path / "files")),
                          dataset_name="harvest_data", pipelines_dir=str(tmp_path / "p"))
     assert not sql_destination(files)
