@@ -34,7 +34,7 @@ from .dlt_compat.warehouse_rows import delete_rows, existing_tables, mark_rows, 
 from .errors import HarvestError, HarvestRunStopped
 from .listing_window import iso, shift
 from .rules import deletion_swept, start_bound
-from .settings import DELETION_SWEPT_AT_KEY
+from .settings import DELETION_SWEPT_AT_KEY, NARROWED_TABLES
 from .sweep_listing import list_changed, list_ids
 
 log = logging.getLogger("harvest_source")
@@ -78,8 +78,12 @@ class DeletionOutcome:
 
 def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPlan | None,
                       selected: Iterable[str], skipped: Iterable[str],
-                      turn: AbstractContextManager[Any] | None = None) -> DeletionOutcome:
-    """Find and apply this account's deletions; Harvest errors become warnings, never a failed run."""
+                      turn: AbstractContextManager[Any] | None = None,
+                      this_run: Iterable[str] = ()) -> DeletionOutcome:
+    """Find and apply this account's deletions; Harvest errors become warnings, never a failed run.
+
+    ``this_run``: the ids of the loads this run made. A table whose rows (of this account) all come from
+    them is not listed: each was in Harvest's answer moments ago (a first load sweeps nothing)."""
     outcome = DeletionOutcome(mode=plan.mode if plan else "off")
     if plan is None or plan.mode == "off":
         return outcome
@@ -93,16 +97,26 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPla
         return outcome
     apply = _applier(pipeline, account_id, plan.mode, iso(now), turn or nullcontext(), outcome)
     gone_parents: dict[str, set[int]] = {}
+    loads = set(this_run)
     if due:
         outcome.swept = True
-        me = _me(plan.client)
+        me: list[Mapping[str, Any] | None] = []  # read once, when a table Harvest may narrow needs listing
+
+        def is_narrowed(table: str) -> bool:
+            if table not in NARROWED_TABLES:
+                return False
+            if not me:
+                me.append(_me(plan.client))
+            return narrowed(table, me[0])
+
         for endpoint in ENDPOINTS:
             if not deletion_swept(endpoint) or endpoint.table not in chosen or endpoint.table in left_out:
                 continue
-            if narrowed(endpoint.table, me):
+            gone = _guarded(outcome, endpoint.table,
+                            lambda e=endpoint: _sweep(pipeline, account_id, plan, e, loads, is_narrowed))
+            if gone is NARROWED:
                 outcome.warnings[endpoint.table] = NARROWED
                 continue
-            gone = _guarded(outcome, endpoint.table, lambda e=endpoint: _sweep(pipeline, account_id, plan, e))
             if isinstance(gone, str):
                 outcome.warnings[endpoint.table] = f"nothing deleted: {gone}"
                 continue
@@ -148,13 +162,18 @@ def _me(client: HarvestClient) -> Mapping[str, Any] | None:
     return me if isinstance(me, Mapping) else None
 
 
-def _sweep(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPlan, endpoint: Endpoint) -> set[int] | str:
-    """The ids of ``endpoint``'s table to delete, or why none may be."""
+def _sweep(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPlan, endpoint: Endpoint,
+           this_run: set[str], is_narrowed: Callable[[str], bool]) -> set[int] | str:
+    """The ids of ``endpoint``'s table to delete, or why none may be (``NARROWED`` itself when the token's
+    listing of it is narrowed)."""
     if endpoint.table not in existing_tables(pipeline, [endpoint.table]):
         return set()
-    warehouse = {int(i): _text(u) for i, u in read_rows(pipeline, endpoint.table, account_id, ("id", "updated_at"))}
-    if not warehouse:
-        return set()  # nothing of this account to delete: no request spent
+    rows = read_rows(pipeline, endpoint.table, account_id, ("id", "updated_at", "_dlt_load_id"))
+    if all(load in this_run for _, _, load in rows):
+        return set()  # nothing of this account, or all of it just read from Harvest: no request spent
+    if is_narrowed(endpoint.table):
+        return NARROWED
+    warehouse = {int(i): _text(u) for i, u, _ in rows}
     listing = list_ids(plan.client, endpoint, start_bound(endpoint, plan.start))
     why = listing.why_incomplete()
     if why is not None:
