@@ -34,7 +34,7 @@ from .dlt_compat.warehouse_rows import delete_rows, existing_tables, mark_rows, 
 from .errors import HarvestError, HarvestRunStopped
 from .listing_window import iso, shift
 from .rules import deletion_swept, start_bound
-from .settings import DELETION_SWEPT_AT_KEY, NARROWED_TABLES
+from .settings import DELETION_SWEPT_AT_KEY, NARROWED_TABLES, SOFT_DELETED_COLUMN
 from .sweep_listing import list_changed, list_ids
 
 log = logging.getLogger("harvest_source")
@@ -124,14 +124,37 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPla
             if children_of(endpoint.table):
                 gone_parents[endpoint.table] = gone
         pipeline.set_local_state_val(DELETION_SWEPT_AT_KEY, iso(now))
-    for parent in {e.fan_out.parent for e in ENDPOINTS if e.fan_out}:
+    for parent in sorted({e.fan_out.parent for e in ENDPOINTS if e.fan_out}):
+        # a sweep also finds children whose parent an earlier pass deleted (or marked) but did not finish
+        gone = gone_parents.get(parent, set())
+        orphans = due and parent in chosen and parent not in left_out
         for child in children_of(parent):
             assert child.fan_out is not None
             if child.table in left_out:
                 continue
-            parents = plan.childless.get(child.table, set()) | gone_parents.get(parent, set())
+            parents = plan.childless.get(child.table, set()) | gone
+            if orphans:
+                found = _guarded(outcome, child.table, lambda c=child, p=parent: _orphaned(pipeline, account_id, p, c))
+                parents |= found if isinstance(found, set) else set()
             apply(child.table, child.fan_out.parent_key, parents)
     return outcome
+
+
+def _orphaned(pipeline: dlt.Pipeline, account_id: int, parent: str, child: Endpoint) -> set[int]:
+    """Parents ``child``'s rows name that the parent table no longer holds, or holds marked deleted. Asked
+    only on sweeps that loaded the parent table, whose rows then cover every parent Harvest has."""
+    assert child.fan_out is not None
+    present = existing_tables(pipeline, [parent, child.table])
+    if parent not in present or child.table not in present:
+        return set()
+    parents = {int(r[0]) for r in read_rows(pipeline, parent, account_id, ("id",))}
+    if not parents:
+        return set()  # the parent table holds nothing of this account: no evidence either way
+    named = {int(r[0]) for r in read_rows(pipeline, child.table, account_id, (child.fan_out.parent_key,))}
+    marked: set[int] = set()
+    if SOFT_DELETED_COLUMN in present[parent]:
+        marked = {int(i) for i, at in read_rows(pipeline, parent, account_id, ("id", SOFT_DELETED_COLUMN)) if at}
+    return (named - parents) | (named & marked)
 
 
 def _sweep_due(pipeline: dlt.Pipeline, plan: DeletionPlan, now: pendulum.DateTime) -> bool:
