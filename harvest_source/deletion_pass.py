@@ -76,7 +76,7 @@ class DeletionOutcome:
     warnings: dict[str, str] = field(default_factory=dict)
 
 
-def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPlan | None,
+def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int | str, plan: DeletionPlan | None,
                       selected: Iterable[str], skipped: Iterable[str],
                       turn: AbstractContextManager[Any] | None = None,
                       this_run: Iterable[str] = ()) -> DeletionOutcome:
@@ -87,6 +87,7 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPla
     outcome = DeletionOutcome(mode=plan.mode if plan else "off")
     if plan is None or plan.mode == "off":
         return outcome
+    account_id = int(str(account_id).strip())
     chosen, left_out = set(selected), set(skipped)
     now = pendulum.now("UTC")
     due = _sweep_due(pipeline, plan, now)

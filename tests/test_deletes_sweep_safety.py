@@ -177,3 +177,28 @@ def test_files_are_not_swept_and_the_summary_says_so(tmp_path: Path) -> None:
     client = HarvestClient("token", 1, "http://127.0.0.1:9/v2", max_attempts=1, sleep=lambda _s: None)
     outcome = run_deletion_pass(files, 1, DeletionPlan("hard", client, force_sweep=True), selected=SWEPT, skipped=())
     assert outcome.deleted == {} and "SQL destination" in outcome.warnings["all tables"]
+
+
+def test_the_pass_in_your_own_dlt_pipeline(tmp_path: Path) -> None:
+    """README, "Use it from Python": a plain ``pipeline.run(harvest_source())`` never deletes; the pass
+    called after it, with the source's ``RunReport``, does."""
+    from harvest_source.report import RunReport
+
+    with run_simulator(scale="tiny", seed=5) as sim:
+        pipeline = dlt.pipeline("own", destination=dlt.destinations.duckdb(str(tmp_path / "own.duckdb")),
+                                dataset_name="harvest_data", pipelines_dir=str(tmp_path / "p"))
+
+        def source(report: RunReport) -> Any:
+            return harvest_source(access_token=sim.admin_token, account_id=str(sim.account_id),
+                                  base_url=sim.base_url, force_sweep=True, report=report,
+                                  **FAST).with_resources("time_entries", "clients")
+
+        pipeline.run(source(RunReport()))
+        entry = sim.records("time_entries")[0]["id"]
+        sim.mutate("delete", key="time_entries", id=entry)
+        report = RunReport()
+        src = source(report)
+        pipeline.run(src)
+        outcome = run_deletion_pass(pipeline, sim.account_id, report.deletions, selected=src.selected_resources,
+                                    skipped=report.outcome().skipped)
+        assert outcome.deleted == {"time_entries": 1}
