@@ -109,6 +109,7 @@ def test_a_403_deletes_nothing(loaded: Loaded) -> None:
 
     outcome = loaded.sweep(Intercept(forbid))
     assert client in loaded.ids("clients") and "403" in outcome.warnings["clients"]
+    assert loaded.sim.admin_token not in repr(outcome)  # the warnings never carry the token
 
 
 def test_a_record_changed_while_the_sweep_lists_is_kept(loaded: Loaded) -> None:
