@@ -18,6 +18,8 @@ from dlt.sources import DltResource
 
 from .catalog import ENDPOINTS, TABLES
 from .client import HarvestClient, rate_limits
+from .deletion_pass import DeletionPlan
+from .deletions import parse_deletes
 from .errors import HarvestConfigError, HarvestError
 from .listing_window import iso
 from .oauth_settings import OAuthSettings
@@ -29,6 +31,7 @@ from .settings import (
     DEFAULT_BACKOFF_CAP_S,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
+    DEFAULT_DELETES,
     DEFAULT_ID_URL,
     DEFAULT_LOOKBACK_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
@@ -100,6 +103,7 @@ def harvest_source(
     reports_period: str = DEFAULT_REPORTS_PERIOD,
     reports_start_date: str | None = None,
     reports_today: str | None = None,
+    deletes: str = DEFAULT_DELETES,
     report: RunReport | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> list[DltResource]:
@@ -117,8 +121,11 @@ def harvest_source(
     ``reports_start_date`` (default: ``start_date``, else three months back), ``reports_today`` (tests,
     backfills) the day whose period is current. The reports bucket's window scales with
     ``rate_limit_window_s`` (900 s at Harvest's 15 s).
+    ``deletes`` hard (default) | soft | off: what the deletion pass after the load (``deletion_pass``, run by
+    the runner) does with rows Harvest no longer returns; a bad value fails here, before any request.
     """
     report = report if report is not None else RunReport()
+    mode = parse_deletes(deletes)
     oauth = None
     if not access_token and (client_id or client_secret):
         oauth = OAuthSettings.from_values(client_id, client_secret, refresh_token, id_url, token_dir)
@@ -138,6 +145,9 @@ def harvest_source(
         stop=report.stop,
     )
     report.client_stats = client.stats
+    report.deletions = None if mode == "off" else DeletionPlan(
+        mode, client, start=parse_start_date(start_date), force_sweep=bool(force_sweep),
+        sweep_interval_h=float(sweep_interval_hours))
     options = Options(
         start=parse_start_date(start_date),
         lookback_s=float(lookback_seconds),

@@ -18,7 +18,9 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from . import check_resources, harvest_source
+from .account_column import account_number
 from .catalog import TABLES
+from .deletion_pass import run_deletion_pass
 from .destination import describe_destination, file_format, make_pipeline, table_counts
 from .drift import FieldWatch, describe_schema_changes, schema_columns
 from .errors import HarvestError
@@ -67,7 +69,13 @@ def load_account(
         fields = FieldWatch()
         fields.sample(pipeline, columns_before)
         fields.watch(source)
-        rows = _run_steps(pipeline, source, refresh, turn)
+        rows, load_ids = _run_steps(pipeline, source, refresh, turn)
+        # after the load: the warehouse it compares with holds this run's rows (deletion_pass)
+        deletions = run_deletion_pass(pipeline, account_number(account_id), report.deletions,
+                                      selected=list(source.selected_resources),
+                                      skipped=list(report.outcome().skipped), turn=turn, this_run=load_ids)
+        result.deleted, result.deletion_warnings = dict(sorted(deletions.deleted.items())), dict(deletions.warnings)
+        result.deletes = deletions.mode
         result.rows = {t: n for t, n in sorted(rows.items()) if not t.startswith("_dlt")}
         after = table_counts(pipeline, list(result.rows), account_id=account_id)
         result.new_rows = {t: after[t] - before.get(t, 0) for t in result.rows if t in after}
@@ -95,8 +103,9 @@ def load_account(
 
 
 def _run_steps(pipeline: dlt.Pipeline, source: Any, refresh: str | None,
-               turn: AbstractContextManager[Any]) -> dict[str, int]:
-    """``pipeline.run`` step by step, so that only the load waits for its turn; the rows normalized per table."""
+               turn: AbstractContextManager[Any]) -> tuple[dict[str, int], list[str]]:
+    """``pipeline.run`` step by step, so that only the load waits for its turn; the rows normalized per table
+    and the ids of the loads this run made."""
     pipeline.activate()
     if pipeline.config.restore_from_destination:
         with turn:  # what run() does first: a lost working folder gets its state back from the destination
@@ -104,8 +113,8 @@ def _run_steps(pipeline: dlt.Pipeline, source: Any, refresh: str | None,
     pipeline.extract(source, refresh=refresh, loader_file_format=file_format(pipeline))
     info = pipeline.normalize()
     with turn:
-        pipeline.load()
-    return dict(info.row_counts) if info is not None else {}
+        loaded = pipeline.load()
+    return (dict(info.row_counts) if info is not None else {}), list(getattr(loaded, "loads_ids", None) or [])
 
 
 def credential_options(credentials: str | OAuthSettings) -> dict[str, str | None]:

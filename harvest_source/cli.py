@@ -89,7 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start-date", help="first run only: load dated facts (time, expenses, invoices, "
                         "estimates, report periods) from YYYY-MM-DD on; dimensions load whole")
     parser.add_argument("--sweep", action="store_true",
-                        help="re-read fan-out children (messages, payments, rates, ...) for every parent now")
+                        help="re-read fan-out children (messages, payments, rates, ...) for every parent and "
+                        "look for records deleted in Harvest now (setting deletes: hard, soft or off)")
     parser.add_argument("--strict", action="store_true",
                         help="fail instead of skipping a resource the token may not read (403)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,

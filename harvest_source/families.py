@@ -40,6 +40,9 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
         run.clear()
         for table in selected:
             run[table] = _open_window(states.setdefault(table, {}), options)
+        plan = guard.report.deletions
+        if plan is not None:  # the deletion sweep runs when the child sweep does (``deletion_pass``)
+            plan.child_windows([w.sweep for t, w in run.items() if t != parent.table])
         since = combine_bounds([w.listing_bound() for w in run.values()], start_bound(parent, options.start))
         with guard.fails_the_run():
             try:

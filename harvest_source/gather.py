@@ -27,8 +27,12 @@ Page = list[dict[str, Any]]
 class GatherPool:
     """One thread pool per source, started at the first fan-out, shared by every child table."""
 
-    def __init__(self, client: HarvestClient, concurrency: int, guard: RunGuard) -> None:
+    def __init__(self, client: HarvestClient, concurrency: int, guard: RunGuard,
+                 on_empty: Callable[[str, int], None] | None = None) -> None:
+        """``on_empty(table, parent_id)``: told of every parent whose children were read whole and were none
+        (the deletion pass removes the old ones: a re-read that loads no row replaces nothing)."""
         self.client, self.concurrency, self.guard = client, concurrency, guard
+        self.on_empty = on_empty
         self._pool: ThreadPoolExecutor | None = None
 
     async def gather(self, child: Endpoint, parent_ids: list[int], window: ListingWindow) -> Page:
@@ -67,8 +71,11 @@ class GatherPool:
             except HarvestError as error:
                 if error.status in fan_out.empty_on_status and not isinstance(error, HarvestPermissionError):
                     log.debug("%s: %s for parent %s, no children", child.table, error.status, parent_id)
-                    return []
-                raise
+                    rows = []
+                else:
+                    raise
+            if not rows and self.on_empty is not None:
+                self.on_empty(child.table, parent_id)
             return rows
 
         return fetch

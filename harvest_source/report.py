@@ -51,6 +51,8 @@ class RunReport:
     first_error: BaseException | None = None
     interrupted: int = 0  # the first Ctrl-C or SIGTERM of the run (``marked_on_signal``)
     reports_pending: dict[str, int] = field(default_factory=dict)  # report table -> periods carried
+    # the source's ``deletion_pass.DeletionPlan`` (None: deletes off), for the pass after the load
+    deletions: Any = None
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

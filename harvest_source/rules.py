@@ -105,6 +105,13 @@ def cursor_column(endpoint: Endpoint) -> str | None:
     return CURSOR if incremental(endpoint) else None
 
 
+def deletion_swept(endpoint: Endpoint) -> bool:
+    """A deletion sweep lists its ids: an account-wide list read by change (``updated_since``), so a
+    deleted record would otherwise stay. Tables read whole already drop what Harvest no longer returns;
+    children are judged through their parents (``deletion_pass``)."""
+    return endpoint.kind is Kind.LIST and incremental(endpoint)
+
+
 def has_children(endpoint: Endpoint) -> bool:
     """A fan-out parent: its listing also feeds child tables."""
     return bool(children_of(endpoint.table))

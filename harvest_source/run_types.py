@@ -81,3 +81,6 @@ class RunResult:
     account_id: str = ""  # the account this result is for ("" for several: see ``accounts``)
     accounts: list[RunResult] = field(default_factory=list)  # one per account, when the run loaded several
     accounts_skipped: dict[str, str] = field(default_factory=dict)  # listed by Harvest ID, not loaded: why
+    deletes: str = "off"  # the deletes mode the run used (hard | soft | off)
+    deleted: dict[str, int] = field(default_factory=dict)  # rows removed (hard) or marked (soft) per table
+    deletion_warnings: dict[str, str] = field(default_factory=dict)  # table -> why nothing was deleted there

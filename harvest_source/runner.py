@@ -217,6 +217,11 @@ def combine(results: list[RunResult]) -> RunResult:
         total.retries += result.retries
         total.throttled += result.throttled
         total.reports_pending += result.reports_pending
+        for table, rows in result.deleted.items():
+            total.deleted[table] = total.deleted.get(table, 0) + rows
+        total.deletion_warnings.update({f"{table} (account {result.account_id})": why
+                                        for table, why in result.deletion_warnings.items()})
+        total.deletes = result.deletes if total.deletes == "off" else total.deletes
         total.skipped.update({f"{table} (account {result.account_id})": why for table, why in result.skipped.items()})
         total.schema_changes += [c for c in result.schema_changes if c not in total.schema_changes]
         total.destination = total.destination or result.destination

@@ -127,3 +127,8 @@ DEFAULT_DELETES = "hard"
 HARD_DELETE_COLUMN = "_harvest_deleted"
 # Tables whose listing Harvest narrows, silently, for a token that is not an administrator's.
 NARROWED_TABLES = ("time_entries", "expenses")
+# The pipeline's local-state key remembering when the account's last deletion sweep ran: a sweep runs when
+# ``sweep_interval_hours`` have passed since (as the child sweep does), on the first run, or with --sweep.
+DELETION_SWEPT_AT_KEY = "deletion_swept_at"
+# Ids per DELETE/UPDATE statement: long id lists are sent in slices this long.
+DELETE_BATCH_IDS = 1000

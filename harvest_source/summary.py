@@ -39,6 +39,7 @@ def format_summary(result: RunResult) -> str:
     lines.append(f"requests: {result.requests:,}  retries: {result.retries:,}  429s: {result.throttled:,}")
     lines.extend(f"schema change: {change}" for change in result.schema_changes)
     lines.extend(f"skipped {table}: {reason}" for table, reason in result.skipped.items())
+    lines.extend(deletion_lines(result))
     lines.append(f"duration: {result.duration_s:.1f} s")
     if result.destination:
         lines.append(f"destination: {result.destination}")
@@ -56,6 +57,14 @@ def format_summary(result: RunResult) -> str:
     if result.error:
         lines.append(f"error: {result.error}")
     return "\n".join(lines)
+
+
+def deletion_lines(result: RunResult) -> list[str]:
+    """Rows deleted (or marked) per table by the deletion pass, and where it could not look (a WARNING)."""
+    verb = "marked deleted" if result.deletes == "soft" else "deleted"
+    lines = [f"{verb}: {table} {rows:,}" for table, rows in result.deleted.items()]
+    lines.extend(f"WARNING: deletions in {table}: {why}" for table, why in result.deletion_warnings.items())
+    return lines
 
 
 def account_lines(result: RunResult) -> list[str]:

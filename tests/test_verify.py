@@ -100,7 +100,8 @@ def test_the_command_prints_the_checks_and_exits_0(sim, loaded, monkeypatch, cap
 def test_a_time_entry_deleted_in_harvest_without_a_sweep_is_named(sim, loaded):
     entry = next(e for e in sim.records("time_entries") if in_window(e) and e["hours"] > 0)
     sim.mutate("delete", key="time_entries", id=entry["id"])
-    assert loaded.run(force_sweep=True).exit_code == EXIT_OK  # a sweep re-reads children; the row stays
+    # a child sweep re-reads children; with deletes off the deleted row stays (deletes on would remove it)
+    assert loaded.run(force_sweep=True, source_options={"deletes": "off"}).exit_code == EXIT_OK
     result = verify(sim, settings_of(loaded))
     diff = differing(result)
     assert result.exit_code == EXIT_DIFFERS

@@ -21,6 +21,8 @@ job_committed       after the N-th load job committed in the destination, before
 job_recorded        after dlt recorded the N-th load job as done
 load_recorded       after the package's row went into ``_dlt_loads``, before it was archived as loaded
 package_loaded      after the package was archived as loaded, before the run ended
+sweep_listing       before the deletion pass lists its N-th table (after the load: the pass runs last)
+deletion_write      after the deletion pass's N-th table write committed (rows removed), before the next
 ==================  ======================================================================================
 
 A line ``KILL-HOOK-ARMED ...`` goes to stderr at start, ``KILL-HOOK-FIRED ...`` just before the kill, so
@@ -88,6 +90,7 @@ def _targets() -> dict[str, list[tuple[Any, str, bool]]]:
     from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
     from dlt.normalize.items_normalizers.jsonl import JsonLItemsNormalizer
 
+    from harvest_source import deletion_pass
     from harvest_source.client import HarvestClient
 
     return {
@@ -101,12 +104,14 @@ def _targets() -> dict[str, list[tuple[Any, str, bool]]]:
         "job_recorded": [(PackageStorage, "save_pending_transition", True)],
         "load_recorded": [(SqlJobClientBase, "complete_load", True)],
         "package_loaded": [(LoadStorage, "complete_load_package", True)],
+        "sweep_listing": [(deletion_pass, "list_ids", False)],
+        "deletion_write": [(deletion_pass, "delete_rows", True)],
     }
 
 
 HOOKS = (
     "request", "extract_committed", "normalize_file", "normalize_commit", "normalized", "job_started",
-    "job_committed", "job_recorded", "load_recorded", "package_loaded",
+    "job_committed", "job_recorded", "load_recorded", "package_loaded", "sweep_listing", "deletion_write",
 )
 
 
