@@ -106,7 +106,7 @@ def test_a_time_entry_deleted_in_harvest_without_a_sweep_is_named(sim, loaded):
     diff = differing(result)
     assert result.exit_code == EXIT_DIFFERS
     assert "destination 91, Harvest 90 (+1)" in diff["rows time_entries"].detail
-    assert "--full-refresh" in diff["rows time_entries"].hint
+    assert "--sweep" in diff["rows time_entries"].hint and "--full-refresh" in diff["rows time_entries"].hint
     project = diff[f"time by project {month_of(entry)}"]
     assert any(f"project_id {entry['project']['id']}" in line for line in project.differences)
     assert f"spent_date in {month_of(entry)}" in project.hint

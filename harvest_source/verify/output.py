@@ -1,8 +1,9 @@
 """How verify speaks: one line per check, the differing subjects under it, and what to look at and run.
 
 The remedies follow what each load can repair: an incremental run picks up what Harvest stamped with a
-new ``updated_at`` (edits, invoicing); rows deleted in Harvest, rows changed by hand in the destination
-and changes Harvest made without a new ``updated_at`` stay until ``--full-refresh`` reloads the tables.
+new ``updated_at`` (edits, invoicing); rows deleted in Harvest leave with the next deletion sweep
+(``--sweep`` runs it now; with ``deletes = off`` only ``--full-refresh`` removes them); rows changed by hand
+in the destination and changes Harvest made without a new ``updated_at`` stay until ``--full-refresh``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def count_check(table: str, mine: int, theirs: int) -> Check:
     detail = f"destination {mine}, Harvest {theirs} ({mine - theirs:+d})"
     if mine > theirs:
         hint = (f"look at: {table} ids Harvest no longer lists (deleted there; an incremental load never sees a "
-                f"delete); run: harvest-dlt --full-refresh")
+                f"delete, the daily deletion sweep does); run: harvest-dlt --sweep (with deletes = off: "
+                f"harvest-dlt --full-refresh)")
     else:
         hint = (f"look at: {table} rows Harvest has and the destination lacks; run: harvest-dlt --resources "
                 f"{table} (incremental), then --verify again; if it stays, harvest-dlt --full-refresh")
@@ -54,9 +56,9 @@ def sum_check(breakdown: Breakdown, month: Month, subjects: int,
     ids = ", ".join(str(k[0]) for k in keys[:VERIFY_SHOWN_DIFFERENCES])
     hint = (f"look at: {tables} rows with spent_date in {month.label} and {breakdown.column} in ({ids}); "
             f"run: harvest-dlt --resources {tables.replace(', ', ',')} (loads what Harvest changed with a new "
-            f"updated_at, e.g. invoiced time), then harvest-dlt --verify --since {month.start}; a difference "
-            f"that stays (a row deleted in Harvest or edited in the destination, a change without a new "
-            f"updated_at) needs harvest-dlt --full-refresh")
+            f"updated_at, e.g. invoiced time), then harvest-dlt --verify --since {month.start}; a row deleted "
+            f"in Harvest leaves with harvest-dlt --sweep; a difference that stays (a row edited in the "
+            f"destination, a change without a new updated_at) needs harvest-dlt --full-refresh")
     return Check(name, DIFF, f"{len(keys)} of {subjects} {_noun(breakdown)} differ", lines, hint)
 
 
