@@ -41,13 +41,14 @@ from .settings import (
     DEFAULT_SWEEP_INTERVAL_HOURS,
     DEFAULT_TIMEOUT_S,
     DEFAULT_USER_AGENT,
+    DEFAULT_VERIFY_DAYS,
 )
 
 __all__ = ["ENDPOINTS", "TABLES", "HarvestClient", "HarvestError", "RunReport", "harvest_source",
            "parse_start_date"]
 
 
-def parse_start_date(value: str | None) -> str | None:
+def parse_start_date(value: str | None, name: str = "start_date") -> str | None:
     """``YYYY-MM-DD`` (or a full ISO timestamp) as Harvest's ``updated_since`` format."""
     if value in (None, ""):
         return None
@@ -57,12 +58,24 @@ def parse_start_date(value: str | None) -> str | None:
         moment = None
     if not isinstance(moment, pendulum.DateTime | pendulum.Date):
         raise HarvestConfigError(
-            f"start_date {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-01-31",
-            hint="set sources.harvest.start_date / --start-date to YYYY-MM-DD",
+            f"{name} {value!r} is not a date: use YYYY-MM-DD, e.g. 2024-01-31",
+            hint=f"set sources.harvest.{name}" + (" / --start-date" if name == "start_date" else "") + " to YYYY-MM-DD",
         )
     if isinstance(moment, pendulum.Date) and not isinstance(moment, pendulum.DateTime):
         moment = pendulum.datetime(moment.year, moment.month, moment.day, tz="UTC")
     return iso(moment)
+
+
+def _positive(value: float | str, name: str) -> float:
+    """A number of days or hours that must be above zero (a rotation cycle)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0.0
+    if not number > 0:
+        raise HarvestConfigError(f"{name} {value!r} is not a positive number",
+                                 hint=f"set sources.harvest.{name} to a number above 0 (default: 7 days)")
+    return number
 
 
 def check_resources(names: Sequence[str]) -> list[str]:
@@ -90,6 +103,8 @@ def harvest_source(
     start_date: str | None = None,
     lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS,
     sweep_interval_hours: float = DEFAULT_SWEEP_INTERVAL_HOURS,
+    verify_days: float = DEFAULT_VERIFY_DAYS,
+    sweep_now: str | None = None,
     force_sweep: bool = False,
     strict: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -121,6 +136,9 @@ def harvest_source(
     ``reports_start_date`` (default: ``start_date``, else three months back), ``reports_today`` (tests,
     backfills) the day whose period is current. The reports bucket's window scales with
     ``rate_limit_window_s`` (900 s at Harvest's 15 s).
+    Children whose parent did not change are re-read by a rotation (``rotation``): a live parent's within
+    ``sweep_interval_hours``, every other one's within ``verify_days``; ``sweep_now`` (tests, benchmarks)
+    is the moment that schedule takes as now.
     ``deletes`` hard (default) | soft | off: what the deletion pass after the load (``deletion_pass``, run by
     the runner) does with rows Harvest no longer returns; a bad value fails here, before any request.
     """
@@ -159,5 +177,7 @@ def harvest_source(
         reports_period=check_period(str(reports_period)),
         reports_start=parse_day(reports_start_date, "reports_start_date"),
         reports_today=parse_day(reports_today, "reports_today"),
+        verify_days=_positive(verify_days, "verify_days"),
+        sweep_now=parse_start_date(sweep_now, "sweep_now"),
     )
     return build_resources(client, report, options)

@@ -39,10 +39,11 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
         states = dlt.current.source_state().setdefault("resources", {})
         run.clear()
         for table in selected:
-            run[table] = _open_window(states.setdefault(table, {}), options)
+            rotate = parent.table if table != parent.table else None
+            run[table] = _open_window(states.setdefault(table, {}), options, rotate)
         plan = guard.report.deletions
-        if plan is not None:  # the deletion sweep runs when the child sweep does (``deletion_pass``)
-            plan.child_windows([w.sweep for t, w in run.items() if t != parent.table])
+        if plan is not None:  # the deletion sweep runs when a child's sweep interval ends (``deletion_pass``)
+            plan.child_windows([w.sweep or w.day_due for t, w in run.items() if t != parent.table])
         since = combine_bounds([w.listing_bound() for w in run.values()], start_bound(parent, options.start))
         with guard.fails_the_run():
             try:
@@ -64,13 +65,15 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
     return [listing_resource, table, *(_child(c, listing_resource, run, pool) for c in children)]
 
 
-def _open_window(state: dict[str, Any], options: Options) -> ListingWindow:
+def _open_window(state: dict[str, Any], options: Options, rotate_parent: str | None) -> ListingWindow:
     return ListingWindow.open(
         state,
-        now=pendulum.now("UTC"),
+        now=pendulum.parse(options.sweep_now) if options.sweep_now else pendulum.now("UTC"),
         sweep_interval_h=options.sweep_interval_h,
         force_sweep=options.force_sweep,
         lookback_s=options.lookback_s,
+        rotate_parent=rotate_parent,
+        verify_days=options.verify_days,
     )
 
 

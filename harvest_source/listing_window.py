@@ -7,12 +7,15 @@ for changed parents misses child changes that do not touch the parent's ``update
 
 * ``since`` / ``boundary_ids``: the highest parent ``updated_at`` it has visited, and the
   parents sitting exactly on it (``updated_since`` is inclusive, so they come back);
-* ``swept_at``: when it last visited every parent. Once ``sweep_interval`` has passed (or
-  on the first run, or when forced) it visits them all again.
-
-The parent's own table (invoices, estimates, users) keeps the same kind of window over the
-listing, so a sweep also reloads every parent row: a parent field that changed without a
-new ``updated_at`` (Harvest does not promise one) is corrected at the next sweep.
+* ``rotated_to``: the hour the rotating sweep (``rotation``) has reached. Each run also
+  revisits the parents whose slot fell in the hours since, so every live parent is asked
+  again within ``sweep_interval_hours`` and every other one within ``verify_days``; on the
+  first run, or when forced (``--sweep``), it visits them all;
+* ``swept_at``: when a ``sweep_interval`` last began. It schedules the deletion sweep
+  (``deletion_pass``) and, for the parent's own table (invoices, estimates, users, which
+  keep the same kind of window over the listing), a reload of every parent row: a parent
+  field that changed without a new ``updated_at`` (Harvest does not promise one) is
+  corrected then, at no extra request (the rotation lists every parent anyway).
 
 The state lives in the table's resource state, so it is committed with the load that
 carried the rows and rolled back when extract fails.
@@ -25,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pendulum
+
+from .rotation import Rotation, hour_index
 
 STATE_KEY = "listing_window"
 
@@ -48,6 +53,10 @@ class ListingWindow:
     lookback_s: float
     now: str
     skipped: bool = False  # a 403 stopped this child part-way; it loads nothing more this run
+    day_due: bool = False  # a sweep interval has passed: the deletion sweep's turn, parent rows re-taken
+    rotation: Rotation | None = None  # a child's rotating sweep this run (None: all or nothing rotates)
+    rotated: int = 0  # parents this run revisited for the rotation alone (they had not changed)
+    _reached: int | None = None  # the hour the rotation has reached once this run is loaded
     _since: str | None = None
     _boundary: set[int] = field(default_factory=set)
     _new_since: str | None = None
@@ -63,12 +72,23 @@ class ListingWindow:
         sweep_interval_h: float,
         force_sweep: bool,
         lookback_s: float,
+        rotate_parent: str | None = None,
+        verify_days: float = 7.0,
     ) -> ListingWindow:
-        """Read the stored window and decide whether this run sweeps every parent."""
+        """Read the stored window and decide which parents this run visits. ``rotate_parent``: this is a
+        child of that parent table, and it rotates (a parent's own table re-takes every row when due)."""
         saved = state.get(STATE_KEY) or {}
         since, swept_at = saved.get("since"), saved.get("swept_at")
         due = swept_at is None or pendulum.parse(swept_at).add(hours=sweep_interval_h) <= now
-        window = cls(state, sweep=force_sweep or since is None or due, lookback_s=lookback_s, now=iso(now))
+        sweep = force_sweep or since is None or (due and rotate_parent is None)
+        window = cls(state, sweep=sweep, lookback_s=lookback_s, now=iso(now), day_due=due)
+        if rotate_parent is not None:
+            window._reached = hour_index(now)
+            if not sweep:
+                last = saved.get("rotated_to")
+                if last is None:  # a window from before the rotation: its last full sweep covered everything
+                    last = hour_index(pendulum.parse(swept_at)) if swept_at else window._reached - 1
+                window.rotation = Rotation.open(rotate_parent, int(last), now, sweep_interval_h, verify_days * 24)
         window._since = since
         window._boundary = set(saved.get("boundary_ids") or ())
         window._new_since = since
@@ -78,7 +98,7 @@ class ListingWindow:
 
     def listing_bound(self) -> str | None:
         """The ``updated_since`` this child needs from the parent listing (None: all parents)."""
-        if self.sweep or self._since is None:
+        if self.sweep or self._since is None or (self.rotation is not None and self.rotation.anything_due):
             return None
         return shift(self._since, self.lookback_s) if self.lookback_s else self._since
 
@@ -88,8 +108,15 @@ class ListingWindow:
             return True
         updated = parent["updated_at"]
         if self.lookback_s:
-            return updated >= shift(self._since, self.lookback_s)
-        return updated > self._since or (updated == self._since and parent["id"] not in self._boundary)
+            changed = updated >= shift(self._since, self.lookback_s)
+        else:
+            changed = updated > self._since or (updated == self._since and parent["id"] not in self._boundary)
+        if changed:
+            return True
+        if self.rotation is not None and self.rotation.due(parent):
+            self.rotated += 1
+            return True
+        return False
 
     def visited(self, parents: Iterable[Mapping[str, Any]]) -> None:
         """Record a page of parents as handled and write the resulting window to state."""
@@ -101,8 +128,10 @@ class ListingWindow:
                 self._new_boundary.add(parent["id"])
         saved = dict(self.state.get(STATE_KEY) or {})
         saved.update(since=self._new_since, boundary_ids=sorted(self._new_boundary))
-        if self.sweep:
+        if self.sweep or self.day_due:
             saved["swept_at"] = self.now
+        if self._reached is not None:
+            saved["rotated_to"] = self._reached
         self.state[STATE_KEY] = saved
 
     def rollback(self) -> None:

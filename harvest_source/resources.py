@@ -33,7 +33,7 @@ from .plain import plain_resource
 from .report import RunReport
 from .report_tables import ReportBudget, report_resource
 from .rules import appendable_tables, report_windowed
-from .settings import DEFAULT_REPORTS_PERIOD
+from .settings import DEFAULT_REPORTS_PERIOD, DEFAULT_VERIFY_DAYS
 from .skips import RunGuard
 
 
@@ -51,6 +51,8 @@ class Options:
     reports_period: str = DEFAULT_REPORTS_PERIOD  # month | year (report_tables)
     reports_start: date | None = None  # first report period's day; None: start_date, else months back
     reports_today: date | None = None  # the day the current report period holds; None: today (UTC)
+    verify_days: float = DEFAULT_VERIFY_DAYS  # a parent that is not live has its children re-read this often
+    sweep_now: str | None = None  # the moment the sweeps' schedule takes as now (tests, benchmarks); None: the clock
 
 
 def build_resources(client: HarvestClient, report: RunReport, options: Options) -> list[DltResource]:

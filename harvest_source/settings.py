@@ -14,9 +14,12 @@ DUCKDB_MEMORY_LIMIT = "300MB"
 # Seconds subtracted from the stored cursor before asking Harvest for changes. 0 keeps
 # dlt's exact boundary dedup (updated_since is inclusive); more re-reads a window each run.
 DEFAULT_LOOKBACK_SECONDS = 0
-# How often fan-out children are re-read for every parent, because a child change
-# (a reminder, a rate change) does not always touch its parent's updated_at.
+# Fan-out children are re-read although their parent did not change, because a child change (a
+# reminder, a rate change) does not always touch its parent's updated_at (``rotation``): a live parent's
+# within this many hours (also the deletion sweep's interval) ...
 DEFAULT_SWEEP_INTERVAL_HOURS = 24.0
+# ... and every other parent's within this many days.
+DEFAULT_VERIFY_DAYS = 7.0
 # Parallel requests for fan-out children; the shared pacer keeps them under the rate limit.
 DEFAULT_CONCURRENCY = 8
 # Harvest's general rate limit window in seconds (100 requests per window).

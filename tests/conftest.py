@@ -34,6 +34,9 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv(TOKEN_DIR_ENV, str(tmp_path / "oauth_tokens"))  # never the user's ~/.config
     # report periods around the simulator's pinned now, not today's date, for every source a test builds
     monkeypatch.setenv("SOURCES__HARVEST__REPORTS_TODAY", PINNED_NOW[:10])
+    # the sweeps' schedule at one moment too: a test whose runs straddle the hour would otherwise see the
+    # rotating sweep re-read a slice of parents (tests that move time pass their own ``sweep_now``)
+    monkeypatch.setenv("SOURCES__HARVEST__SWEEP_NOW", PINNED_NOW)
     monkeypatch.chdir(tmp_path)
     yield
 
