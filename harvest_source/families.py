@@ -8,7 +8,7 @@ The parents are listed once per run, from the earliest bound any selected consum
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import dlt
@@ -62,7 +62,9 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
         return rows
 
     table = dlt.transformer(own_table, data_from=listing_resource, **resource_hints(parent))
-    return [listing_resource, table, *(_child(c, listing_resource, run, pool) for c in children)]
+    plan = guard.report.deletions
+    on_empty = plan.no_children if plan is not None else None
+    return [listing_resource, table, *(_child(c, listing_resource, run, pool, on_empty) for c in children)]
 
 
 def _open_window(state: dict[str, Any], options: Options, rotate_parent: str | None) -> ListingWindow:
@@ -77,7 +79,8 @@ def _open_window(state: dict[str, Any], options: Options, rotate_parent: str | N
     )
 
 
-def _child(child: Endpoint, listing: DltResource, run: dict[str, ListingWindow], pool: GatherPool) -> DltResource:
+def _child(child: Endpoint, listing: DltResource, run: dict[str, ListingWindow], pool: GatherPool,
+           on_empty: Callable[[str, int], None] | None) -> DltResource:
     fan_out = child.fan_out
     assert fan_out is not None
 
@@ -85,10 +88,17 @@ def _child(child: Endpoint, listing: DltResource, run: dict[str, ListingWindow],
         window = run.get(child.table)
         if window is None or window.skipped:
             return
-        wanted = [p for p in parents if window.wants(p) and _has_role(p, fan_out.only_if_access_role)]
+        wanted = [p for p in parents if window.wants(p)]
         window.visited(parents)
-        if wanted:
-            yield pool.gather(child, [p["id"] for p in wanted], window)
+        readable = [p for p in wanted if _has_role(p, fan_out.only_if_access_role)]
+        if on_empty is not None and len(readable) < len(wanted):
+            # Harvest keeps these children only for that role (teammates: managers), so a parent without
+            # it has none: the deletion pass drops what it had (a manager who stopped being one)
+            for parent in wanted:
+                if not _has_role(parent, fan_out.only_if_access_role):
+                    on_empty(child.table, parent["id"])
+        if readable:
+            yield pool.gather(child, [p["id"] for p in readable], window)
 
     return dlt.transformer(children, data_from=listing, **resource_hints(child))
 

@@ -54,3 +54,20 @@ def test_unbumped_child_changes_arrive_within_their_class_cycle(loader_for) -> N
         for table in loader.tables():
             if not table.startswith("reports_"):
                 assert loader.rows(table) == fresh.rows(table), f"{table} differs"
+
+
+def test_a_manager_who_stops_being_one_loses_their_teammates(loader_for) -> None:
+    """Harvest has teammates only for managers (422 otherwise), so they are never asked for a member: the
+    deletion pass drops the teammates a user had while a manager, at the run that sees the role change."""
+    with run_simulator(scale="tiny", seed=11) as sim:
+        loader = loader_for(sim)
+        assert loader.run().exit_code == EXIT_OK
+        had = loader.query("SELECT user_id, count(*) FROM teammates GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+        assert had and had[0][1] > 0
+        manager = had[0][0]
+        sim.mutate("update", key="users", id=manager, fields={"access_roles": ["member"]})
+        assert loader.run().exit_code == EXIT_OK
+        assert loader.query(f"SELECT count(*) FROM teammates WHERE user_id = {manager}") == [(0,)]
+        fresh = loader_for(sim, name="fresh")
+        assert fresh.run().exit_code == EXIT_OK
+        assert loader.rows("teammates") == fresh.rows("teammates")
