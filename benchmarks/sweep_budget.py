@@ -18,14 +18,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harvest_source.catalog import ENDPOINTS  # noqa: E402
+from harvest_source.rotation import LIVE_WHEN  # noqa: E402
 from harvest_source.simulator.generator import generate  # noqa: E402
 from harvest_source.simulator.store import Store  # noqa: E402
 
-LIVE = {  # parent table -> is this record live (re-read within 24 h)?
-    "invoices": lambda r: r.get("state") in ("draft", "open"),
-    "estimates": lambda r: r.get("state") in ("draft", "sent"),
-    "users": lambda r: bool(r.get("is_active")),
-}
+
+def is_live(parent: str, record: dict) -> bool:
+    """The rotation's live class by state alone (``rotation.LIVE_WHEN``; "updated in 30 days" only adds)."""
+    field, values = LIVE_WHEN[parent]
+    return record.get(field) in values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,13 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     print("| parents | count | children per parent | live | live share | daily share | requests/day today | "
           "rotating |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for parent, is_live in LIVE.items():
+    for parent in LIVE_WHEN:
         records = list(store.objs(parent).values())
         managers = [r for r in records if "manager" in (r.get("access_roles") or ())]
         children = [e for e in ENDPOINTS if e.fan_out is not None and e.fan_out.parent == parent]
         per_parent = [len(managers) / len(records) if e.fan_out.only_if_access_role == "manager" else 1.0
                       for e in children]
-        live = sum(1 for r in records if is_live(r))
+        live = sum(1 for r in records if is_live(parent, r))
         share = live / len(records)
         daily = share + (1 - share) / args.verify_days
         now = len(records) * sum(per_parent)
