@@ -11,7 +11,8 @@ It runs after the load, so the warehouse it compares with already holds everythi
   (their merge key is the parent's id); what that cannot do is done here, with no request: the children of
   a parent whose re-read returned none, and the children of a deleted parent.
 
-The decisions are ``deletions``'; the SQL is ``dlt_compat.warehouse_rows``'. Writes take the account's load
+The decisions are ``deletions``'; reading and changing rows is ``dlt_compat.warehouse_rows``' (SQL) or
+``dlt_compat.delta_rows``' (Delta tables), as ``dlt_compat.row_backend`` picks. Writes take the account's load
 turn (``load_turn``), as loads do. The outcome (rows per table, warnings) goes to the run's summary.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 import dlt
@@ -30,7 +32,7 @@ import pendulum
 from .catalog import ENDPOINTS, Endpoint, children_of
 from .client import HarvestClient
 from .deletions import deleted_ids, narrowed
-from .dlt_compat.warehouse_rows import delete_rows, existing_tables, mark_rows, read_rows, sql_destination
+from .dlt_compat.row_backend import row_backend
 from .errors import HarvestError, HarvestRunStopped
 from .listing_window import iso, shift
 from .rules import deletion_swept, start_bound
@@ -41,7 +43,8 @@ log = logging.getLogger("harvest_source")
 
 NARROWED = ("not swept: this token is not an administrator's, and Harvest shows it only some people's rows "
             "here; deleting the rest would delete records that exist")
-NO_SQL = "deletes need a SQL destination (DuckDB, PostgreSQL, ...): not looked for"
+NO_SQL = ("plain parquet files cannot change a row: not looked for; deletes need a SQL destination (DuckDB, "
+          "PostgreSQL, ...) or Delta tables (--table-format delta)")
 
 
 @dataclass
@@ -93,10 +96,11 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int | str, plan: Delet
     due = _sweep_due(pipeline, plan, now)
     if not due and not any(plan.childless.values()):
         return outcome
-    if not sql_destination(pipeline):
+    store = row_backend(pipeline)  # SQL, Delta tables, or nothing that can change a row
+    if store is None:
         outcome.warnings["all tables"] = NO_SQL
         return outcome
-    apply = _applier(pipeline, account_id, plan.mode, iso(now), turn or nullcontext(), outcome)
+    apply = _applier(pipeline, store, account_id, plan.mode, iso(now), turn or nullcontext(), outcome)
     gone_parents: dict[str, set[int]] = {}
     loads = set(this_run)
     if due:
@@ -114,7 +118,7 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int | str, plan: Delet
             if not deletion_swept(endpoint) or endpoint.table not in chosen or endpoint.table in left_out:
                 continue
             gone = _guarded(outcome, endpoint.table,
-                            lambda e=endpoint: _sweep(pipeline, account_id, plan, e, loads, is_narrowed))
+                            lambda e=endpoint: _sweep(pipeline, store, account_id, plan, e, loads, is_narrowed))
             if gone is NARROWED:
                 outcome.warnings[endpoint.table] = NARROWED
                 continue
@@ -135,26 +139,27 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int | str, plan: Delet
                 continue
             parents = plan.childless.get(child.table, set()) | gone
             if orphans:
-                found = _guarded(outcome, child.table, lambda c=child, p=parent: _orphaned(pipeline, account_id, p, c))
+                found = _guarded(outcome, child.table,
+                                 lambda c=child, p=parent: _orphaned(pipeline, store, account_id, p, c))
                 parents |= found if isinstance(found, set) else set()
             apply(child.table, child.fan_out.parent_key, parents)
     return outcome
 
 
-def _orphaned(pipeline: dlt.Pipeline, account_id: int, parent: str, child: Endpoint) -> set[int]:
+def _orphaned(pipeline: dlt.Pipeline, store: ModuleType, account_id: int, parent: str, child: Endpoint) -> set[int]:
     """Parents ``child``'s rows name that the parent table no longer holds, or holds marked deleted. Asked
     only on sweeps that loaded the parent table, whose rows then cover every parent Harvest has."""
     assert child.fan_out is not None
-    present = existing_tables(pipeline, [parent, child.table])
+    present = store.existing_tables(pipeline, [parent, child.table])
     if parent not in present or child.table not in present:
         return set()
-    parents = {int(r[0]) for r in read_rows(pipeline, parent, account_id, ("id",))}
+    parents = {int(r[0]) for r in store.read_rows(pipeline, parent, account_id, ("id",))}
     if not parents:
         return set()  # the parent table holds nothing of this account: no evidence either way
-    named = {int(r[0]) for r in read_rows(pipeline, child.table, account_id, (child.fan_out.parent_key,))}
+    named = {int(r[0]) for r in store.read_rows(pipeline, child.table, account_id, (child.fan_out.parent_key,))}
     marked: set[int] = set()
     if SOFT_DELETED_COLUMN in present[parent]:
-        marked = {int(i) for i, at in read_rows(pipeline, parent, account_id, ("id", SOFT_DELETED_COLUMN)) if at}
+        marked = {int(i) for i, at in store.read_rows(pipeline, parent, account_id, ("id", SOFT_DELETED_COLUMN)) if at}
     return (named - parents) | (named & marked)
 
 
@@ -186,13 +191,13 @@ def _me(client: HarvestClient) -> Mapping[str, Any] | None:
     return me if isinstance(me, Mapping) else None
 
 
-def _sweep(pipeline: dlt.Pipeline, account_id: int, plan: DeletionPlan, endpoint: Endpoint,
+def _sweep(pipeline: dlt.Pipeline, store: ModuleType, account_id: int, plan: DeletionPlan, endpoint: Endpoint,
            this_run: set[str], is_narrowed: Callable[[str], bool]) -> set[int] | str:
     """The ids of ``endpoint``'s table to delete, or why none may be (``NARROWED`` itself when the token's
     listing of it is narrowed)."""
-    if endpoint.table not in existing_tables(pipeline, [endpoint.table]):
+    if endpoint.table not in store.existing_tables(pipeline, [endpoint.table]):
         return set()
-    rows = read_rows(pipeline, endpoint.table, account_id, ("id", "updated_at", "_dlt_load_id"))
+    rows = store.read_rows(pipeline, endpoint.table, account_id, ("id", "updated_at", "_dlt_load_id"))
     if all(load in this_run for _, _, load in rows):
         return set()  # nothing of this account, or all of it just read from Harvest: no request spent
     if is_narrowed(endpoint.table):
@@ -222,15 +227,15 @@ def _text(value: Any) -> str | None:
     return iso(pendulum.parse(str(value)))
 
 
-def _applier(pipeline: dlt.Pipeline, account_id: int, mode: str, now: str, turn: AbstractContextManager[Any],
-             outcome: DeletionOutcome) -> Callable[[str, str, set[int]], None]:
+def _applier(pipeline: dlt.Pipeline, store: ModuleType, account_id: int, mode: str, now: str,
+             turn: AbstractContextManager[Any], outcome: DeletionOutcome) -> Callable[[str, str, set[int]], None]:
     def write(table: str, column: str, values: set[int]) -> int:
-        if not values or table not in existing_tables(pipeline, [table]):
+        if not values or table not in store.existing_tables(pipeline, [table]):
             return 0
         with turn:
             if mode == "soft":
-                return mark_rows(pipeline, table, account_id, column, values, now)
-            return delete_rows(pipeline, table, account_id, column, values)
+                return store.mark_rows(pipeline, table, account_id, column, values, now)
+            return store.delete_rows(pipeline, table, account_id, column, values)
 
     def apply(table: str, column: str, values: set[int]) -> None:
         count = _guarded(outcome, table, lambda: write(table, column, values))

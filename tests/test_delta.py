@@ -45,8 +45,8 @@ class Lake:
         self.accounts = ",".join(str(a) for a in sim.account_ids)
 
     def settings(self, delta: bool) -> RunSettings:
-        # deletes off on both sides: this compares dlt's merges; the deletion pass (SQL only) would also remove,
-        # in DuckDB alone, the old children of a parent re-read with none left
+        # deletes off on both sides: this compares dlt's merges (the deletion pass on Delta tables is
+        # tests/test_delta_deletes.py's)
         common = dict(dataset=DATASET, source_options={**FAST, "id_url": self.sim.id_url, "deletes": "off"})
         if delta:
             return RunSettings(destination="filesystem", table_format="delta", pipeline_name="lake",

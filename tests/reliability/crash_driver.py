@@ -92,6 +92,7 @@ def _targets() -> dict[str, list[tuple[Any, str, bool]]]:
 
     from harvest_source import deletion_pass
     from harvest_source.client import HarvestClient
+    from harvest_source.dlt_compat import delta_rows, warehouse_rows
 
     return {
         "request": [(HarvestClient, "_attempt", False)],
@@ -105,7 +106,8 @@ def _targets() -> dict[str, list[tuple[Any, str, bool]]]:
         "load_recorded": [(SqlJobClientBase, "complete_load", True)],
         "package_loaded": [(LoadStorage, "complete_load_package", True)],
         "sweep_listing": [(deletion_pass, "list_ids", False)],
-        "deletion_write": [(deletion_pass, "delete_rows", True)],
+        # the pass calls the backend's module attribute (``row_backend``): SQL or Delta tables
+        "deletion_write": [(warehouse_rows, "delete_rows", True), (delta_rows, "delete_rows", True)],
     }
 
 
