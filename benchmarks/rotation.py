@@ -492,7 +492,9 @@ def scenario(args: argparse.Namespace, root: Path) -> tuple[list[Run], list[Tabl
     unequal = [d for d in diffs if not d.equal]
     rows = sum(d.rows_a for d in diffs)
     differences = "; ".join(f"{d.table}: {d.only_a} only in A, {d.only_b} only in B"
-                            + (f" ({d.columns})" if d.columns else "") for d in unequal) or "none"
+                            + (f" ({d.columns})" if d.columns else "") for d in unequal[:8]) or "none"
+    if len(unequal) > 8:
+        differences += f"; {len(unequal) - 8} more tables (listed above)"
     by_design = sum(d.by_design for d in diffs)
     targets = [
         Target("rotation_budget", ratio <= args.budget,
