@@ -8,8 +8,8 @@ still equals Harvest at the end.
 Child tables (invoice messages and payments, estimate messages, a user's project assignments, rates and
 teammates) cost one request per parent. Today every ``sweep_interval_hours`` (24) a run re-reads the
 children of every parent ("daily child sweep"); a rotating sweep re-reads a slice of them each run. This
-scenario measures whichever the connector under test does, with the connector's clock (``pendulum.now``)
-travelled to the simulator's:
+scenario measures whichever the connector under test does, with the connector's sweep schedule on the
+simulator's clock (the ``sweep_now`` setting):
 
 1. the simulator (its own process, no rate limit: requests are counted, not waited for) starts at the
    pinned "now"; a full load goes into DuckDB file A. Its child requests are today's daily child sweep
@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import math
 import os
 import random
@@ -54,7 +53,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,50 +116,16 @@ def child_bound(changed: dict[str, Iterable[int]], manager_ids: set[int]) -> int
     return total
 
 
-CLOCK = {"how": ""}  # how the connector's clock was moved: "pendulum.travel_to" or "pendulum.now patched"
-
-
-@contextlib.contextmanager
-def travelled(moment: pendulum.DateTime) -> Iterator[None]:
-    """``pendulum.now`` starts at ``moment`` and runs on (the connector's only clock, ``pendulum.now("UTC")``).
-
-    ``pendulum.travel_to(moment, freeze=False)`` needs pendulum's "test" extra (time-machine, which also
-    moves ``time.time`` and ``datetime.now`` for the whole process). Without it, ``pendulum.now`` itself is
-    replaced for the run: the connector's decisions see the same time, dlt's own timestamps stay real."""
-    try:
-        pendulum.travel_to(moment, freeze=False)
-    except NotImplementedError:
-        pass
-    else:
-        CLOCK["how"] = "pendulum.travel_to"
-        try:
-            yield
-        finally:
-            pendulum.travel_back()
-        return
-    CLOCK["how"] = "pendulum.now patched (pendulum's test extra, time-machine, is not installed)"
-    real_now, started = pendulum.now, time.perf_counter()
-
-    def now(tz: Any = None) -> pendulum.DateTime:
-        moved = moment.add(microseconds=int((time.perf_counter() - started) * 1e6))
-        return moved.in_timezone(tz if tz is not None else pendulum.local_timezone())
-
-    pendulum.now = now
-    try:
-        yield
-    finally:
-        pendulum.now = real_now
-
-
 def load(sim: SimProcess, folder: Path, options: dict[str, Any], label: str, day: int,
          changed: dict[str, set[int]], manager_ids: set[int], changes: int, pipeline: str = "harvest") -> Run:
-    """One ``run_load`` with pendulum travelled to the simulator's clock; requests from the simulator."""
+    """One ``run_load`` whose sweeps' schedule runs on the simulator's clock (the ``sweep_now`` setting);
+    requests from the simulator."""
     at = sim.now()
     sim.reset_stats()
     started = time.perf_counter()
-    with travelled(pendulum.parse(at)):
-        result: RunResult = run_load(settings_for(folder, pipeline_name=pipeline, source_options=options),
-                                     sim.token, sim.account_id, sim.base_url)
+    options = {**options, "sweep_now": at}
+    result: RunResult = run_load(settings_for(folder, pipeline_name=pipeline, source_options=options),
+                                 sim.token, sim.account_id, sim.base_url)
     wall = time.perf_counter() - started
     if result.exit_code != 0:
         raise SystemExit(f"{label}: the load failed (exit {result.exit_code}): {result.error}")
@@ -518,7 +483,6 @@ def scenario(args: argparse.Namespace, root: Path) -> tuple[list[Run], list[Tabl
                  f"{sum(r.requests for r in runs if r.day > 0):,} requests")
     notes.append(f"today's daily child sweep: {daily:,} child requests in the full load; computed parents x child "
                  f"endpoints (teammates: managers only): {computed:,}")
-    notes.append(f"connector clock: {CLOCK['how']}")
     notes.append(f"fresh full load (B): {fresh.requests:,} requests at {fresh.at}")
     return runs, diffs, targets, "\n".join(notes)
 
