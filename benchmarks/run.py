@@ -13,6 +13,10 @@ scaled window. Scenarios, each in a fresh folder (DLT_DATA_DIR, pipelines_dir, D
 4. processing speed: rate limit off, no latency, time entries only, ours against dlt's generic
    ``rest_api`` source configured for Harvest the way a dlt user would (same process, same data).
 
+``--rotation`` runs only the child-sweep scenario instead (``benchmarks/rotation.py``: a day of hourly
+runs and a week of later ones, what the child sweep costs and whether the warehouse still equals a fresh
+full load; issue 13 §2) at ``--scale`` / ``--quick``'s account.
+
 Requests are counted by the simulator. It prints a markdown table and one ``TARGET <name>: PASS|FAIL
 <figure>`` line per target; the exit code is 0 only when every target passes.
 """
@@ -458,8 +462,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-processing", action="store_true", help="only scenarios 1-3")
     parser.add_argument("--keep", action="store_true", help="keep the scenario folders (printed)")
+    parser.add_argument("--rotation", action="store_true",
+                        help="only the child-sweep scenario (benchmarks/rotation.py; its own targets)")
     args = parser.parse_args(argv)
     args.scale = args.scale or ("small" if args.quick else "large")
+    if args.rotation:
+        import rotation
+
+        return rotation.main(["--scale", args.scale, "--seed", str(args.seed), *(["--keep"] if args.keep else [])])
     args.baseline_scale = args.baseline_scale or ("small" if args.quick else "large")
 
     root = Path(tempfile.mkdtemp(prefix="harvest-bench-"))

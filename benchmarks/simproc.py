@@ -100,6 +100,25 @@ class SimProcess:
     def mutate_random(self, fraction: float, seed: int) -> dict[str, list[int]]:
         return self._post("/__sim__/mutate_random", {"fraction": fraction, "seed": seed})
 
+    def now(self) -> str:
+        """The simulated clock (``/__sim__/clock``), Harvest's format."""
+        return str(self._get("/__sim__/clock")["now"])
+
+    def advance_clock(self, seconds: int) -> str:
+        return str(self._post("/__sim__/clock", {"advance": int(seconds)})["now"])
+
+    def mutate(self, kind: str, **params: Any) -> dict[str, Any]:
+        """One ``/__sim__/mutate``; the answer names what it created, updated and deleted (ids per table)."""
+        return self._post("/__sim__/mutate", {"kind": kind, **params})
+
+    def get(self, path: str, **params: Any) -> Any:
+        """One API GET as the administrator (counts in the stats: reset after)."""
+        headers = {"Authorization": f"Bearer {self.token}", "Harvest-Account-Id": self.account_id,
+                   "User-Agent": "harvest-dlt benchmark"}
+        response = httpx.get(f"{self.base_url}/{path}", params=params, headers=headers, timeout=120)
+        response.raise_for_status()
+        return response.json()
+
     def list_all(self, path: str, records_key: str) -> list[dict[str, Any]]:
         """Every record of a list endpoint, read as an administrator (counts in the stats: reset after)."""
         headers = {"Authorization": f"Bearer {self.token}", "Harvest-Account-Id": self.account_id,

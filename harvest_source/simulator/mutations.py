@@ -5,6 +5,10 @@ Side effects follow the reference (6.3): a payment lowers its invoice's ``due_am
 invoicing marks time entries billed and bumps them; a reminder never touches its invoice; a rate change
 never touches its user; a deleted record simply vanishes. ``store.child_bumps_parent`` decides whether
 payments and non-reminder messages bump their parent's ``updated_at`` (field changes happen either way).
+``add_invoice_message`` and ``add_estimate_message`` take ``bump_parent`` (True/False; default None: the
+store's switch) for one message: ``bump_parent=False`` adds a message whose parent keeps its ``updated_at``
+even when its state changes (a child change no ``updated_since`` listing of the parent shows), which is
+what a benchmark of the child sweep needs on a server where the switch is on.
 """
 
 from __future__ import annotations
@@ -468,8 +472,10 @@ class Mutator:
             {"name": "Billing", "email": "billing@example.test"}]
 
     def _add_invoice_message(self, invoice_id: int, reminder: bool = False, thank_you: bool = False,
-                             event_type: str | None = None, subject: str | None = None) -> None:
+                             event_type: str | None = None, subject: str | None = None,
+                             bump_parent: bool | None = None) -> None:
         inv, _ = self._get("invoices", invoice_id)
+        bump = self.store.child_bumps_parent if bump_parent is None else bool(bump_parent)
         users = self.store.objs("users")
         sender = users.get(inv["creator"]["id"]) or users[self.store.meta["admin_user_id"]]
         msg = R.invoice_message(
@@ -488,11 +494,13 @@ class Mutator:
         if event_type is None and not thank_you and inv["state"] == "draft":
             inv.update(state="open", sent_at=self.now_iso)
             changed = True
-        if changed or self.store.child_bumps_parent:
-            self._save("invoices", inv, None, bump=self.store.child_bumps_parent)
+        if changed or bump:
+            self._save("invoices", inv, None, bump=bump)
 
-    def _add_estimate_message(self, estimate_id: int, event_type: str | None = None) -> None:
+    def _add_estimate_message(self, estimate_id: int, event_type: str | None = None,
+                              bump_parent: bool | None = None) -> None:
         est, _ = self._get("estimates", estimate_id)
+        bump = self.store.child_bumps_parent if bump_parent is None else bool(bump_parent)
         users = self.store.objs("users")
         sender = users.get(est["creator"]["id"]) or users[self.store.meta["admin_user_id"]]
         msg = R.estimate_message(
@@ -513,8 +521,8 @@ class Mutator:
         elif event_type == "decline":
             est.update(state="declined", declined_at=self.now_iso)
             changed = True
-        if changed or self.store.child_bumps_parent:
-            self._save("estimates", est, None, bump=self.store.child_bumps_parent)
+        if changed or bump:
+            self._save("estimates", est, None, bump=bump)
 
     def _change_rate(self, user_id: int, which: str = "billable", amount: float | None = None,
                      start_date: str | None = None) -> None:
