@@ -79,7 +79,7 @@ class ListingWindow:
         child of that parent table, and it rotates (a parent's own table re-takes every row when due)."""
         saved = state.get(STATE_KEY) or {}
         since, swept_at = saved.get("since"), saved.get("swept_at")
-        due = swept_at is None or pendulum.parse(swept_at).add(hours=sweep_interval_h) <= now
+        due = swept_at is None or interval_passed(pendulum.parse(swept_at), now, sweep_interval_h)
         sweep = force_sweep or since is None or (due and rotate_parent is None)
         window = cls(state, sweep=sweep, lookback_s=lookback_s, now=iso(now), day_due=due)
         if rotate_parent is not None:
@@ -141,6 +141,15 @@ class ListingWindow:
             self.state.pop(STATE_KEY, None)
         else:
             self.state[STATE_KEY] = self._original
+
+
+def interval_passed(since: pendulum.DateTime, now: pendulum.DateTime, hours: float) -> bool:
+    """Whether ``hours`` have passed, counted in clock hours when it is an hour or more: ``swept_at`` is
+    stamped seconds into a run, so tomorrow's run at the same scheduled minute may start a little earlier,
+    and it must still find the day passed (else the daily work slips to the run after)."""
+    if hours >= 1:
+        return hour_index(now) - hour_index(since) >= round(hours)
+    return since.add(hours=hours) <= now
 
 
 def combine_bounds(bounds: Iterable[str | None], floor: str | None) -> str | None:

@@ -142,3 +142,13 @@ def test_slots_cover_every_hour_of_a_cycle_and_due_slots_wrap() -> None:
 def test_a_bad_verify_days_fails_with_the_setting_named(value: object) -> None:
     with pytest.raises(HarvestConfigError, match="verify_days"):
         harvest_source(access_token="t", account_id="1", verify_days=value)
+
+
+def test_tomorrows_run_a_little_earlier_on_the_hour_still_finds_the_day_passed() -> None:
+    """The daily work (deletion sweep, parent rows) must not slip a run because today's run started a few
+    seconds sooner than yesterday's stamped its window."""
+    state: dict = {}
+    _child(state, pendulum.datetime(2026, 3, 2, 10, 0, 40, tz="UTC")).visited([{"id": 1, "state": "paid",
+                                                                                  "updated_at": OLD}])
+    assert _child(state, pendulum.datetime(2026, 3, 3, 10, 0, 5, tz="UTC")).day_due
+    assert not _child(state, pendulum.datetime(2026, 3, 3, 9, 59, 59, tz="UTC")).day_due
