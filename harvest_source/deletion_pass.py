@@ -7,9 +7,12 @@ It runs after the load, so the warehouse it compares with already holds everythi
   (``sweep_listing``) and compared with the account's rows (``deletions.deleted_ids``: nothing goes on a
   listing that failed, was cut short or got a 403, nor a record Harvest reports changed since the
   warehouse's newest row, nor on a table Harvest narrows for this token);
-* **children** (payments, messages, rates, ...): a parent re-read this run replaces its children already
-  (their merge key is the parent's id); what that cannot do is done here, with no request: the children of
-  a parent whose re-read returned none, and the children of a deleted parent.
+* **children** (payments, messages, rates, ...): in hard mode a parent re-read this run replaces its children
+  already (their merge key is the parent's id); what that cannot do is done here, with no request: the
+  children of a parent whose re-read returned none, and the children of a deleted parent. In soft mode child
+  tables merge on their own key (``rules.keeps_stale_children``), so a child a re-read parent no longer
+  returns stays in the table, and is marked here too (the gather tells ``DeletionPlan.children_read`` which
+  ids came back).
 
 The decisions are ``deletions``'; reading and changing rows is ``dlt_compat.warehouse_rows``' (SQL) or
 ``dlt_compat.delta_rows``' (Delta tables), as ``dlt_compat.row_backend`` picks. Writes take the account's load
@@ -19,6 +22,7 @@ turn (``load_turn``), as loads do. The outcome (rows per table, warnings) goes t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -31,7 +35,7 @@ import pendulum
 
 from .catalog import ENDPOINTS, Endpoint, children_of
 from .client import HarvestClient
-from .deletions import deleted_ids, narrowed
+from .deletions import deleted_ids, narrowed, orphaned_children
 from .dlt_compat.row_backend import row_backend
 from .errors import HarvestError, HarvestRunStopped
 from .listing_window import iso, shift
@@ -43,6 +47,7 @@ log = logging.getLogger("harvest_source")
 
 NARROWED = ("not swept: this token is not an administrator's, and Harvest shows it only some people's rows "
             "here; deleting the rest would delete records that exist")
+ROW_ID = "_dlt_id"  # a row's own id in every table dlt writes
 NO_SQL = ("plain parquet files cannot change a row: not looked for; deletes need a SQL destination (DuckDB, "
           "PostgreSQL, ...) or Delta tables (--table-format delta)")
 
@@ -59,6 +64,9 @@ class DeletionPlan:
     sweep_interval_h: float = 24.0
     childless: dict[str, set[int]] = field(default_factory=dict)  # child table -> parents read with none
     child_sweeps: list[bool] = field(default_factory=list)  # per child table read this run: did it sweep
+    # soft: child table -> parent -> the child ids its re-read returned (the rest are marked after the load)
+    children_returned: dict[str, dict[int, set[int]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def child_windows(self, sweeps: Iterable[bool]) -> None:
         """The child tables' listing windows of this run, sweeping or not (``families``)."""
@@ -66,7 +74,21 @@ class DeletionPlan:
 
     def no_children(self, table: str, parent_id: int) -> None:
         """A parent's children were read whole and there were none (called from the gather threads)."""
-        self.childless.setdefault(table, set()).add(int(parent_id))
+        with self._lock:
+            self.childless.setdefault(table, set()).add(int(parent_id))
+
+    def children_read(self, table: str, parent_id: int, child_ids: Iterable[int]) -> None:
+        """A parent's children were read whole; these ids came back (called from the gather threads). Soft
+        mode keeps them: its child tables merge on their own key, so the pass marks the ones missing (hard
+        mode's merge key already replaced them)."""
+        ids = {int(i) for i in child_ids}
+        if not ids:
+            self.no_children(table, parent_id)
+            return
+        if self.mode != "soft":
+            return
+        with self._lock:
+            self.children_returned.setdefault(table, {})[int(parent_id)] = ids
 
 
 @dataclass
@@ -94,7 +116,7 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int | str, plan: Delet
     chosen, left_out = set(selected), set(skipped)
     now = pendulum.now("UTC")
     due = _sweep_due(pipeline, plan, now)
-    if not due and not any(plan.childless.values()):
+    if not due and not any(plan.childless.values()) and not any(plan.children_returned.values()):
         return outcome
     store = row_backend(pipeline)  # SQL, Delta tables, or nothing that can change a row
     if store is None:
@@ -143,7 +165,34 @@ def run_deletion_pass(pipeline: dlt.Pipeline, account_id: int | str, plan: Delet
                                  lambda c=child, p=parent: _orphaned(pipeline, store, account_id, p, c))
                 parents |= found if isinstance(found, set) else set()
             apply(child.table, child.fan_out.parent_key, parents)
+            returned = plan.children_returned.get(child.table)
+            if returned:  # soft: a child its re-read parent no longer returned (that parent keeps others)
+                stale = _guarded(outcome, child.table,
+                                 lambda c=child, r=returned: _not_returned(pipeline, store, account_id, c, r))
+                if isinstance(stale, set):
+                    apply(child.table, ROW_ID, stale)
     return outcome
+
+
+def _not_returned(pipeline: dlt.Pipeline, store: ModuleType, account_id: int, child: Endpoint,
+                  returned: Mapping[int, set[int]]) -> set[str]:
+    """The ``_dlt_id`` of ``child``'s unmarked rows under a parent re-read this run whose id that re-read did not
+    return (``deletions.orphaned_children``). Rows, not ids: a child's id may repeat under other parents."""
+    assert child.fan_out is not None
+    present = store.existing_tables(pipeline, [child.table]).get(child.table)
+    if not present:
+        return set()
+    soft = SOFT_DELETED_COLUMN in present
+    columns = (child.fan_out.parent_key, "id", ROW_ID, *((SOFT_DELETED_COLUMN,) if soft else ()))
+    rows: dict[tuple[int, int], list[str]] = {}
+    held: dict[int, set[int]] = {}
+    for parent, child_id, row_id, *marked in store.read_rows(pipeline, child.table, account_id, columns):
+        if int(parent) not in returned or (marked and marked[0]):
+            continue
+        held.setdefault(int(parent), set()).add(int(child_id))
+        rows.setdefault((int(parent), int(child_id)), []).append(str(row_id))
+    gone = orphaned_children(returned, held, returned)
+    return {r for parent, ids in gone.items() for i in ids for r in rows[(parent, i)]}
 
 
 def _orphaned(pipeline: dlt.Pipeline, store: ModuleType, account_id: int, parent: str, child: Endpoint) -> set[int]:
@@ -228,16 +277,20 @@ def _text(value: Any) -> str | None:
 
 
 def _applier(pipeline: dlt.Pipeline, store: ModuleType, account_id: int, mode: str, now: str,
-             turn: AbstractContextManager[Any], outcome: DeletionOutcome) -> Callable[[str, str, set[int]], None]:
-    def write(table: str, column: str, values: set[int]) -> int:
+             turn: AbstractContextManager[Any], outcome: DeletionOutcome) -> Callable[[str, str, set[Any]], None]:
+    """``apply(table, column, values)``: delete (hard) or mark (soft) the account's rows whose ``column`` is one
+    of ``values``; ``column`` ``_dlt_id`` (soft only) names rows themselves, by dlt's row id."""
+    def write(table: str, column: str, values: set[Any]) -> int:
         if not values or table not in store.existing_tables(pipeline, [table]):
             return 0
         with turn:
+            if mode == "soft" and column == ROW_ID:
+                return store.mark_row_ids(pipeline, table, account_id, values, now)
             if mode == "soft":
                 return store.mark_rows(pipeline, table, account_id, column, values, now)
             return store.delete_rows(pipeline, table, account_id, column, values)
 
-    def apply(table: str, column: str, values: set[int]) -> None:
+    def apply(table: str, column: str, values: set[Any]) -> None:
         count = _guarded(outcome, table, lambda: write(table, column, values))
         if isinstance(count, int) and count:
             outcome.deleted[table] = outcome.deleted.get(table, 0) + count

@@ -64,7 +64,9 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
     table = dlt.transformer(own_table, data_from=listing_resource, **resource_hints(parent))
     plan = guard.report.deletions
     on_empty = plan.no_children if plan is not None else None
-    return [listing_resource, table, *(_child(c, listing_resource, run, pool, on_empty) for c in children)]
+    deletes = plan.mode if plan is not None else None
+    return [listing_resource, table,
+            *(_child(c, listing_resource, run, pool, on_empty, deletes) for c in children)]
 
 
 def _open_window(state: dict[str, Any], options: Options, rotate_parent: str | None) -> ListingWindow:
@@ -80,7 +82,7 @@ def _open_window(state: dict[str, Any], options: Options, rotate_parent: str | N
 
 
 def _child(child: Endpoint, listing: DltResource, run: dict[str, ListingWindow], pool: GatherPool,
-           on_empty: Callable[[str, int], None] | None) -> DltResource:
+           on_empty: Callable[[str, int], None] | None, deletes: str | None) -> DltResource:
     fan_out = child.fan_out
     assert fan_out is not None
 
@@ -100,7 +102,7 @@ def _child(child: Endpoint, listing: DltResource, run: dict[str, ListingWindow],
         if readable:
             yield pool.gather(child, [p["id"] for p in readable], window)
 
-    return dlt.transformer(children, data_from=listing, **resource_hints(child))
+    return dlt.transformer(children, data_from=listing, **resource_hints(child, deletes))
 
 
 def _has_role(parent: dict[str, Any], role: str | None) -> bool:

@@ -28,11 +28,12 @@ class GatherPool:
     """One thread pool per source, started at the first fan-out, shared by every child table."""
 
     def __init__(self, client: HarvestClient, concurrency: int, guard: RunGuard,
-                 on_empty: Callable[[str, int], None] | None = None) -> None:
-        """``on_empty(table, parent_id)``: told of every parent whose children were read whole and were none
-        (the deletion pass removes the old ones: a re-read that loads no row replaces nothing)."""
+                 on_read: Callable[[str, int, list[int]], None] | None = None) -> None:
+        """``on_read(table, parent_id, child_ids)``: told of every parent whose children were read whole, with
+        the ids that came back (the deletion pass removes or marks the old ones a re-read did not replace:
+        all of them when it loads no row, and in soft mode the ones missing from it)."""
         self.client, self.concurrency, self.guard = client, concurrency, guard
-        self.on_empty = on_empty
+        self.on_read = on_read
         self._pool: ThreadPoolExecutor | None = None
 
     async def gather(self, child: Endpoint, parent_ids: list[int], window: ListingWindow) -> Page:
@@ -74,8 +75,8 @@ class GatherPool:
                     rows = []
                 else:
                     raise
-            if not rows and self.on_empty is not None:
-                self.on_empty(child.table, parent_id)
+            if self.on_read is not None:
+                self.on_read(child.table, parent_id, [row["id"] for row in rows])
             return rows
 
         return fetch

@@ -59,7 +59,7 @@ def build_resources(client: HarvestClient, report: RunReport, options: Options) 
     """Every catalog row as resources sharing one client, error guard, gather pool and first-load check."""
     guard = RunGuard(report, options.strict)
     plan = report.deletions
-    pool = GatherPool(client, options.concurrency, guard, on_empty=plan.no_children if plan is not None else None)
+    pool = GatherPool(client, options.concurrency, guard, on_read=plan.children_read if plan is not None else None)
     first_loads = FirstLoads(appendable_tables(), account_number(client.account_id))
     budget = ReportBudget(client)
     resources: list[DltResource] = []

@@ -15,6 +15,7 @@ from typing import Any
 import dlt
 
 from .catalog import BIGINT, ENDPOINTS, FROM_TO, UPDATED_SINCE, Endpoint, Kind, children_of
+from .dlt_compat.merge_keys import without_merge_key
 from .settings import EPOCH
 
 # dlt's default merge strategy, written out: ``upsert`` fails when one load carries an id twice
@@ -59,7 +60,8 @@ def primary_key(endpoint: Endpoint) -> tuple[str, ...]:
 def merge_key(endpoint: Endpoint) -> list[str] | None:
     """The rows a loaded row replaces beyond its own key, always within its account.
 
-    A child's parent id: a parent's children are re-read whole and replace that parent's old ones.
+    A child's parent id: a parent's children are re-read whole and replace that parent's old ones (not in
+    soft-delete mode, ``keeps_stale_children``: there the deletion pass marks the ones no longer returned).
     A report's period (``period_start``, ``period_end``): a re-read period replaces every row of that
     period (delete-insert deletes the destination rows whose merge key a loaded row carries), so a
     subject that has left the period (its time moved or was deleted) leaves the table too.
@@ -178,8 +180,16 @@ def nested_hints(endpoint: Endpoint) -> dict[str, Any] | None:
     }
 
 
-def resource_hints(endpoint: Endpoint) -> dict[str, Any]:
-    """The keyword hints of the endpoint's dlt resource (``dlt.resource(..., **hints)``)."""
+def keeps_stale_children(endpoint: Endpoint, deletes: str | None) -> bool:
+    """Soft deletes: a child table merges on its primary key only, so a child a parent's re-read no longer
+    returns stays, for the deletion pass to mark (``deletion_pass``). Hard (and off): the parent's re-read
+    replaces its children (``merge_key``)."""
+    return deletes == "soft" and endpoint.kind is Kind.CHILD and endpoint.fan_out is not None
+
+
+def resource_hints(endpoint: Endpoint, deletes: str | None = None) -> dict[str, Any]:
+    """The keyword hints of the endpoint's dlt resource (``dlt.resource(..., **hints)``); ``deletes``: the
+    source's mode (hard | soft | off), which only a child table's merge key depends on."""
     hints: dict[str, Any] = {
         "name": endpoint.table,
         "columns": table_columns(endpoint),
@@ -188,7 +198,10 @@ def resource_hints(endpoint: Endpoint) -> dict[str, Any]:
     }
     hints["primary_key"] = list(primary_key(endpoint))
     key = merge_key(endpoint)
-    if key:
+    if key and keeps_stale_children(endpoint, deletes):
+        # taken off explicitly: a dataset loaded in hard mode keeps its merge key otherwise (``merge_keys``)
+        hints["columns"] = without_merge_key(hints["columns"], key)
+    elif key:
         hints["merge_key"] = key
     return hints
 

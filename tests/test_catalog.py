@@ -54,6 +54,14 @@ def test_resources_have_merge_keys_and_dispositions():
         assert hints["columns"]["id"]["primary_key"], table
     payments = resources["invoice_payments"].compute_table_schema()
     assert payments["columns"]["invoice_id"].get("merge_key")
+    # soft deletes: children merge on their own key (a child a re-read parent lost stays, to be marked), the
+    # merge key taken off explicitly (``dlt_compat.merge_keys``); parents and other tables as in hard mode
+    soft = harvest_source(access_token="t", account_id="1", base_url="http://127.0.0.1:9/v2", deletes="soft")
+    soft_payments = soft.resources["invoice_payments"].compute_table_schema()
+    assert not any(c.get("merge_key") for c in soft_payments["columns"].values())
+    assert soft_payments["columns"]["invoice_id"]["merge_key"] is False
+    assert soft_payments["columns"]["account_id"]["primary_key"] and soft_payments["columns"]["id"]["primary_key"]
+    assert soft.resources["roles"].compute_table_schema()["columns"]["account_id"]["merge_key"]
     for table in TABLES:  # many accounts share each table: every key starts with the account
         hints = resources[table].compute_table_schema()
         assert hints["columns"]["account_id"]["primary_key"] and not hints["columns"]["account_id"]["nullable"]

@@ -150,6 +150,9 @@ def test_after_a_sweep_the_delta_tables_equal_a_fresh_load(sim: Any, tmp_path: P
     if mode == "soft":
         assert _marked(lake, "time_entries") == [gone["time_entries"]] and gone["time_entries"] in entries
         assert _marked(lake, "invoices") == [gone["invoices"]]
+        # one payment of an invoice that keeps others: kept and marked (its siblings are not)
+        assert gone["invoice_payments"] in _marked(lake, "invoice_payments")
+        assert gone["invoice_payments"] in _delta(lake, "invoice_payments")["id"].to_pylist()
         assert _delta(lake, "invoices__line_items").num_rows == before["invoices__line_items"]  # nested rows stay
     else:
         assert gone["time_entries"] not in entries

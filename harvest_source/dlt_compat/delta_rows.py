@@ -19,7 +19,7 @@ their root rows, so a pass killed half way and run again still finds the roots a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -132,13 +132,32 @@ def mark_rows(pipeline: dlt.Pipeline, table: str, account_id: int, column: str, 
     ids = sorted({int(v) for v in values})
     if not ids:
         return 0
+    return _mark(pipeline, table, lambda delta: _matching(delta, account_id, column, ids), now)
+
+
+def mark_row_ids(pipeline: dlt.Pipeline, table: str, account_id: int, row_ids: Iterable[str], now: str) -> int:
+    """``mark_rows`` for the rows whose ``_dlt_id`` is one of ``row_ids`` (a child whose own id is not unique
+    in its table, under one parent of many); the number of rows newly marked."""
+    ids = sorted({str(r) for r in row_ids})
+    if not ids:
+        return 0
+    # the account's rows, then the ids in memory: a dataset filter on ``_dlt_id`` fails once a merge has
+    # rewritten some files (dlt's as ``string``, deltalake's as ``string_view``: no kernel compares them)
+    return _mark(pipeline, table, lambda delta: _account(account_id), now, ids)
+
+
+def _mark(pipeline: dlt.Pipeline, table: str, matching: Callable[[Any], Any], now: str,
+          row_ids: list[str] | None = None) -> int:
+    """Mark the unmarked rows ``matching(delta)`` selects, of ``row_ids`` only when given (the column added first
+    when missing), in one commit."""
     add_soft_column(pipeline, table)
     with pipeline.destination_client() as client:
         delta = _open(client, table)
         if delta is None:
             return 0
-        found = delta.to_pyarrow_dataset().to_table(columns=[ROW_ID, SOFT_DELETED_COLUMN],
-                                                    filter=_matching(delta, account_id, column, ids))
+        found = delta.to_pyarrow_dataset().to_table(columns=[ROW_ID, SOFT_DELETED_COLUMN], filter=matching(delta))
+        if row_ids is not None:
+            found = found.filter(pc.is_in(found[ROW_ID].cast(pa.string()), value_set=pa.array(row_ids, pa.string())))
         # unmarked rows, filtered in memory: a pyarrow dataset filter on a column its older files lack (added
         # by ``add_soft_column``) matches no row there, where it reads as NULL
         row_ids = found.filter(pc.is_null(found[SOFT_DELETED_COLUMN]))[ROW_ID].combine_chunks()
@@ -166,5 +185,5 @@ def add_soft_column(pipeline: dlt.Pipeline, table: str) -> None:
         delta.alter.add_columns(Field(SOFT_DELETED_COLUMN, PrimitiveType("timestamp"), nullable=True))
 
 
-__all__: list[Any] = ["add_soft_column", "delete_rows", "delta_destination", "existing_tables", "mark_rows",
-                      "read_rows"]
+__all__: list[Any] = ["add_soft_column", "delete_rows", "delta_destination", "existing_tables", "mark_row_ids",
+                      "mark_rows", "read_rows"]

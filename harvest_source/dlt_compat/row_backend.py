@@ -1,7 +1,7 @@
 """Which module reads and changes the deletion pass's rows in a pipeline's destination: ``warehouse_rows``
 (SQL databases), ``delta_rows`` (Delta tables on the filesystem destination), or none (plain parquet files,
 which cannot change a row). Both modules offer the same functions: ``existing_tables``, ``read_rows``,
-``delete_rows``, ``mark_rows``, ``add_soft_column``."""
+``delete_rows``, ``mark_rows``, ``mark_row_ids``, ``add_soft_column``."""
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ from dlt.destinations.job_client_impl import SqlJobClientBase
 
 from ..settings import DELETE_BATCH_IDS, SOFT_DELETED_COLUMN
 
+ROW_ID = "_dlt_id"
+
 
 def sql_destination(pipeline: dlt.Pipeline) -> bool:
     """Whether rows can be read and changed with SQL in this pipeline's destination: a SQL job client's.
@@ -86,7 +88,22 @@ def mark_rows(pipeline: dlt.Pipeline, table: str, account_id: int, column: str, 
     """Set ``_harvest_deleted_at`` = ``now`` on the account's unmarked rows of ``table`` whose ``column`` is
     one of ``values`` (the column is added first when missing); the number of rows newly marked."""
     ids = sorted({int(v) for v in values})
-    if not ids:
+    return _mark(pipeline, table, account_id, column, [list(map(str, part)) for part in _slices(ids)], now)
+
+
+def mark_row_ids(pipeline: dlt.Pipeline, table: str, account_id: int, row_ids: Iterable[str], now: str) -> int:
+    """``mark_rows`` for the rows whose ``_dlt_id`` is one of ``row_ids`` (a child whose own id is not unique
+    in its table, under one parent of many); the number of rows newly marked."""
+    ids = sorted({str(r) for r in row_ids})
+    literals = ["'" + i.replace("'", "''") + "'" for i in ids]
+    return _mark(pipeline, table, account_id, ROW_ID, list(_slices(literals)), now)
+
+
+def _mark(pipeline: dlt.Pipeline, table: str, account_id: int, column: str, parts: list[list[str]],
+          now: str) -> int:
+    """Mark the account's unmarked rows whose ``column`` is one of the SQL literals in ``parts``, in one
+    transaction (the column added first when missing)."""
+    if not parts:
         return 0
     add_soft_column(pipeline, table)
     marked = 0
@@ -95,9 +112,8 @@ def mark_rows(pipeline: dlt.Pipeline, table: str, account_id: int, column: str, 
         col, soft = sql.escape_column_name(column), sql.escape_column_name(SOFT_DELETED_COLUMN)
         moment = now.replace("T", " ").replace("Z", "+00")
         with sql.begin_transaction():
-            for part in _slices(ids):
-                where = (f"account_id = {int(account_id)} AND {col} IN ({', '.join(map(str, part))}) "
-                         f"AND {soft} IS NULL")
+            for part in parts:
+                where = f"account_id = {int(account_id)} AND {col} IN ({', '.join(part)}) AND {soft} IS NULL"
                 marked += int(sql.execute_sql(f"SELECT count(*) FROM {root} WHERE {where}")[0][0])
                 sql.execute_sql(f"UPDATE {root} SET {soft} = CAST('{moment}' AS TIMESTAMP WITH TIME ZONE) "
                                 f"WHERE {where}")
@@ -113,10 +129,10 @@ def add_soft_column(pipeline: dlt.Pipeline, table: str) -> None:
                         f"{sql.escape_column_name(SOFT_DELETED_COLUMN)} TIMESTAMP WITH TIME ZONE")
 
 
-def _slices(ids: list[int]) -> Iterator[list[int]]:
+def _slices(ids: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(ids), DELETE_BATCH_IDS):
         yield ids[start:start + DELETE_BATCH_IDS]
 
 
-__all__: list[Any] = ["add_soft_column", "delete_rows", "existing_tables", "mark_rows", "read_rows",
-                      "sql_destination"]
+__all__: list[Any] = ["add_soft_column", "delete_rows", "existing_tables", "mark_row_ids", "mark_rows",
+                      "read_rows", "sql_destination"]

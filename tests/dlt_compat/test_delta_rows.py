@@ -17,6 +17,7 @@ from harvest_source.dlt_compat.delta_rows import (  # noqa: E402
     delete_rows,
     delta_destination,
     existing_tables,
+    mark_row_ids,
     mark_rows,
     read_rows,
 )
@@ -106,3 +107,15 @@ def test_plain_parquet_files_have_no_row_backend(tmp_path: Path) -> None:
                          dataset_name=DATASET, pipelines_dir=str(tmp_path / "p"))
     files.run([{"id": 1}], table_name="plain", loader_file_format="parquet")
     assert not delta_destination(files) and row_backend(files) is None
+
+
+def test_rows_are_marked_by_their_dlt_id_in_their_account_only(pipeline: dlt.Pipeline, lake: Path) -> None:
+    pipeline.run(invoices([_invoice(a, i) for a in (A, B) for i in (1, 2)]), loader_file_format="parquet")
+    rows = read_rows(pipeline, "invoices", A, ("id", "_dlt_id"))
+    first = [row_id for i, row_id in rows if i == 1]
+    others = [row_id for i, row_id in read_rows(pipeline, "invoices", B, ("id", "_dlt_id"))]
+    assert mark_row_ids(pipeline, "invoices", A, [*first, *others, "no'such"], NOW) == 1  # B's ids: not A's rows
+    assert mark_row_ids(pipeline, "invoices", A, first, NOW) == 0  # marked already
+    marked = sorted((a, i) for a in (A, B) for i, at in read_rows(pipeline, "invoices", a, ("id", SOFT_DELETED_COLUMN))
+                    if at is not None)
+    assert marked == [(A, 1)]
