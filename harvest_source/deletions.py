@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import HarvestConfigError
-from .settings import DELETE_MODES, HARD_DELETE_COLUMN, NARROWED_TABLES, SOFT_DELETED_COLUMN
+from .settings import DELETE_MODES, NARROWED_TABLES
 
 
 def parse_deletes(value: Any) -> str:
@@ -112,25 +112,4 @@ def orphaned_children(parents_read: Iterable[int], warehouse_children: Mapping[i
     return out
 
 
-def tombstone(account_id: int, key: Mapping[str, Any], now: str) -> dict[str, Any]:
-    """A row that removes its key in a delete-insert merge (``hard_delete`` on ``HARD_DELETE_COLUMN``):
-    its ``updated_at`` is the sweep's time, so it wins dedup over an older copy loaded in the same run."""
-    return {"account_id": account_id, **key, "updated_at": now, HARD_DELETE_COLUMN: True}
-
-
-def mark(row: Mapping[str, Any], now: str) -> dict[str, Any]:
-    """A soft-deleted row: the warehouse row as it was, with ``SOFT_DELETED_COLUMN`` set (kept if set)."""
-    marked = {k: v for k, v in row.items() if not k.startswith("_dlt_")}
-    marked[SOFT_DELETED_COLUMN] = marked.get(SOFT_DELETED_COLUMN) or now
-    return marked
-
-
-TOMBSTONE_HINTS: dict[str, dict[str, Any]] = {
-    HARD_DELETE_COLUMN: {"name": HARD_DELETE_COLUMN, "data_type": "bool", "nullable": True, "hard_delete": True},
-}
-SOFT_HINTS: dict[str, dict[str, Any]] = {
-    SOFT_DELETED_COLUMN: {"name": SOFT_DELETED_COLUMN, "data_type": "timestamp", "nullable": True},
-}
-
-__all__ = ["SOFT_HINTS", "TOMBSTONE_HINTS", "SweepListing", "deleted_ids", "mark", "narrowed",
-           "orphaned_children", "parse_deletes", "tombstone"]
+__all__ = ["SweepListing", "deleted_ids", "narrowed", "orphaned_children", "parse_deletes"]

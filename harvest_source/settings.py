@@ -122,12 +122,10 @@ REPORTS_STATE_DONE = "periods_done"
 REPORTS_STATE_PERIOD = "period"
 
 # -- deletes: what a deletion sweep does with rows Harvest no longer returns (deletions.py) ---------------
-# hard: the rows are removed (dlt hard_delete tombstones); soft: they stay, marked in SOFT_DELETED_COLUMN;
-# off: deletions are not looked for.
+# hard: the rows are removed (by SQL, or on Delta tables: ``deletion_pass``); soft: they stay, marked in
+# SOFT_DELETED_COLUMN; off: deletions are not looked for.
 DELETE_MODES = ("hard", "soft", "off")
 DEFAULT_DELETES = "hard"
-# The column whose hard_delete hint makes a tombstone row remove its key (hard mode).
-HARD_DELETE_COLUMN = "_harvest_deleted"
 # Tables whose listing Harvest narrows, silently, for a token that is not an administrator's.
 NARROWED_TABLES = ("time_entries", "expenses")
 # The pipeline's local-state key remembering when the account's last deletion sweep ran: a sweep runs when
