@@ -13,20 +13,19 @@ import pytest
 deltalake = pytest.importorskip("deltalake", reason="the delta extra is not installed")
 
 from harvest_source.destination import make_destination  # noqa: E402
+from harvest_source.dlt_compat import delta_rows  # noqa: E402
 from harvest_source.dlt_compat.delta_rows import (  # noqa: E402
     delete_rows,
     delta_destination,
     existing_tables,
-    mark_row_ids,
     mark_rows,
     read_rows,
 )
 from harvest_source.dlt_compat.row_backend import row_backend  # noqa: E402
 from harvest_source.run_types import RunSettings  # noqa: E402
 from harvest_source.settings import SOFT_DELETED_COLUMN  # noqa: E402
+from tests.dlt_compat.row_cases import NOW, A, B, check_marks_by_dlt_id_in_one_account  # noqa: E402
 
-A, B = 111, 222
-NOW = "2026-12-06T12:00:00Z"
 DATASET = "harvest_data"
 
 
@@ -110,12 +109,5 @@ def test_plain_parquet_files_have_no_row_backend(tmp_path: Path) -> None:
 
 
 def test_rows_are_marked_by_their_dlt_id_in_their_account_only(pipeline: dlt.Pipeline, lake: Path) -> None:
-    pipeline.run(invoices([_invoice(a, i) for a in (A, B) for i in (1, 2)]), loader_file_format="parquet")
-    rows = read_rows(pipeline, "invoices", A, ("id", "_dlt_id"))
-    first = [row_id for i, row_id in rows if i == 1]
-    others = [row_id for i, row_id in read_rows(pipeline, "invoices", B, ("id", "_dlt_id"))]
-    assert mark_row_ids(pipeline, "invoices", A, [*first, *others, "no'such"], NOW) == 1  # B's ids: not A's rows
-    assert mark_row_ids(pipeline, "invoices", A, first, NOW) == 0  # marked already
-    marked = sorted((a, i) for a in (A, B) for i, at in read_rows(pipeline, "invoices", a, ("id", SOFT_DELETED_COLUMN))
-                    if at is not None)
-    assert marked == [(A, 1)]
+    rows = [_invoice(a, i) for a in (A, B) for i in (1, 2)]
+    check_marks_by_dlt_id_in_one_account(pipeline, delta_rows, source=invoices(rows), loader_file_format="parquet")

@@ -10,20 +10,19 @@ from pathlib import Path
 import dlt
 import pytest
 
+from harvest_source.dlt_compat import warehouse_rows
 from harvest_source.dlt_compat.warehouse_rows import (
     delete_rows,
     existing_tables,
-    mark_row_ids,
     mark_rows,
     read_rows,
     sql_destination,
 )
 from harvest_source.settings import SOFT_DELETED_COLUMN
+from tests.dlt_compat.row_cases import NOW, A, B, check_marks_by_dlt_id_in_one_account
 
 DSN = os.environ.get("HARVEST_TEST_POSTGRES_DSN")
 DESTINATIONS = ["duckdb", *(["postgres"] if DSN else [])]
-A, B = 111, 222
-NOW = "2026-12-06T12:00:00Z"
 
 
 @pytest.fixture(params=DESTINATIONS)
@@ -88,12 +87,5 @@ def test_only_sql_databases_count_as_sql_destinations(tmp_path: Path) -> None:
 
 
 def test_rows_are_marked_by_their_dlt_id_in_their_account_only(pipeline: dlt.Pipeline) -> None:
-    pipeline.run(invoices([_invoice(a, i) for a in (A, B) for i in (1, 2)]))
-    rows = read_rows(pipeline, "invoices", A, ("id", "_dlt_id"))
-    first = [row_id for i, row_id in rows if i == 1]
-    others = [row_id for i, row_id in read_rows(pipeline, "invoices", B, ("id", "_dlt_id"))]
-    assert mark_row_ids(pipeline, "invoices", A, [*first, *others, "no'such"], NOW) == 1  # B's ids: not A's rows
-    assert mark_row_ids(pipeline, "invoices", A, first, NOW) == 0  # marked already
-    marked = sorted((a, i) for a in (A, B) for i, at in read_rows(pipeline, "invoices", a, ("id", SOFT_DELETED_COLUMN))
-                    if at is not None)
-    assert marked == [(A, 1)]
+    rows = [_invoice(a, i) for a in (A, B) for i in (1, 2)]
+    check_marks_by_dlt_id_in_one_account(pipeline, warehouse_rows, source=invoices(rows))
