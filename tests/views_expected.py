@@ -24,6 +24,7 @@ import pytest
 
 from harvest_source.runner import RunSettings, make_pipeline
 from harvest_source.settings import STAGING_DATASET_LAYOUT
+from harvest_source.simulator.clock import PINNED_NOW
 from harvest_source.views import create_views, drop_views
 
 FIRST_WEEKDAY = {"Monday": 0, "Sunday": 6, "Saturday": 5}  # Python weekday() of a week's first day
@@ -290,6 +291,7 @@ def isolated(folder: Path) -> Iterator[pytest.MonkeyPatch]:
                 mp.delenv(name)
         mp.setenv("DLT_DATA_DIR", str(folder / "dlt_home"))
         mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        mp.setenv("SOURCES__HARVEST__SWEEP_NOW", PINNED_NOW)  # as conftest: no run rotates for the hour it is
         mp.chdir(folder)
         if DSN:
             mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", DSN)

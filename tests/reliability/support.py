@@ -18,6 +18,7 @@ import duckdb
 
 from harvest_source.catalog import ENDPOINTS
 from harvest_source.simulator import Simulator
+from harvest_source.simulator.clock import PINNED_NOW
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / "pipelines" / "harvest_pipeline.py"
@@ -41,6 +42,9 @@ def cli_env(sim: Simulator, home: Path, token: str | None = None, **settings: st
         "SOURCES__HARVEST__ACCOUNT_ID": str(sim.account_id),
         "SOURCES__HARVEST__BASE_URL": sim.base_url,
         "SOURCES__HARVEST__RATE_LIMIT_WINDOW_S": "0.001",
+        # the sweeps' schedule at one moment: a schedule whose runs straddle the hour would otherwise see the
+        # rotating sweep re-read a slice of parents, and its counted kill points would move (conftest pins it too)
+        "SOURCES__HARVEST__SWEEP_NOW": PINNED_NOW,
     })
     env.update({f"SOURCES__HARVEST__{k.upper()}": v for k, v in settings.items()})
     return env
