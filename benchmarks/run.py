@@ -54,6 +54,7 @@ from harvest_source.resources import Options  # noqa: E402
 from harvest_source.run_types import RunResult, RunSettings, account_pipeline_name  # noqa: E402
 from harvest_source.runner import run_load  # noqa: E402
 from harvest_source.settings import DEFAULT_REPORTS_PERIOD, REPORTS_REREAD_PERIODS  # noqa: E402
+from harvest_source.simulator.clock import PINNED_NOW  # noqa: E402
 
 HARVEST_LIMIT = 100  # requests per window
 HARVEST_WINDOW_S = 15.0
@@ -232,7 +233,8 @@ def rate_limited_scenarios(
     args: argparse.Namespace, root: Path, sampler: MemorySampler
 ) -> tuple[list[Row], list[Target]]:
     window = HARVEST_WINDOW_S / args.time_scale
-    options = {"rate_limit_window_s": window}
+    # one moment for the sweeps' schedule: scenarios 2 and 3 must not rotate because the hour turned between runs
+    options = {"rate_limit_window_s": window, "sweep_now": PINNED_NOW}
     with SimProcess(args.scale, seed=args.seed, rate_limit="harvest", time_scale=args.time_scale,
                     latency_ms=args.latency_ms) as sim:
         counts = sim.counts()
