@@ -53,7 +53,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,16 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import duckdb  # noqa: E402
 import pendulum  # noqa: E402
-from run import FAN_OUT, TOP_LEVEL, Target, fan_out_requests, fresh_folder, incremental_bound, settings_for  # noqa: E402
+from run import (  # noqa: E402
+    TOP_LEVEL,
+    Target,
+    all_child_requests,
+    changed_child_requests,
+    fan_out_requests,
+    fresh_folder,
+    incremental_bound,
+    settings_for,
+)
 from simproc import SimProcess  # noqa: E402
 
 from harvest_source.catalog import Kind  # noqa: E402
@@ -104,18 +112,6 @@ class Run:
         return max(0, self.child - self.child_bound)
 
 
-def child_bound(changed: dict[str, Iterable[int]], manager_ids: set[int]) -> int:
-    """The child part of ``incremental_bound``: one request per changed parent and child endpoint."""
-    total = 0
-    for child in FAN_OUT:
-        assert child.fan_out is not None
-        parents = set(changed.get(child.fan_out.parent, ()))
-        if child.fan_out.only_if_access_role == "manager":
-            parents &= manager_ids
-        total += len(parents)
-    return total
-
-
 def load(sim: SimProcess, folder: Path, options: dict[str, Any], label: str, day: int,
          changed: dict[str, set[int]], manager_ids: set[int], changes: int, pipeline: str = "harvest") -> Run:
     """One ``run_load`` whose sweeps' schedule runs on the simulator's clock (the ``sweep_now`` setting);
@@ -133,7 +129,7 @@ def load(sim: SimProcess, folder: Path, options: dict[str, Any], label: str, day
     by_path = dict(stats["by_path"])
     lists = {k: sorted(v) for k, v in changed.items()}
     return Run(label, day, at, changes, int(stats["total"]), fan_out_requests(by_path),
-               incremental_bound(lists, manager_ids), child_bound(lists, manager_ids), wall,
+               incremental_bound(lists, manager_ids), changed_child_requests(lists, manager_ids), wall,
                sum(result.deleted.values()), by_path)
 
 
@@ -174,8 +170,7 @@ class Changes:
         gone = self.deleted
         invoices = [i for i in sim.list_all("invoices", "invoices") if i["id"] not in gone.get("invoices", ())]
         estimates = sim.list_all("estimates", "estimates")
-        users = sim.list_all("users", "users")
-        managers = {u["id"] for u in users if "manager" in (u.get("access_roles") or ())}
+        users, managers = sim.users_and_managers()
         old_paid = [i for i in invoices if i["state"] == "paid" and i["updated_at"] < cold_before
                     and i["issue_date"] < old_before]
         open_invoices = [i for i in invoices if i["state"] == "open"]
@@ -332,14 +327,6 @@ def reread_start(at: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- report
-def computed_daily_sweep(counts: dict[str, int], managers: int) -> int:
-    total = 0
-    for child in FAN_OUT:
-        assert child.fan_out is not None
-        total += managers if child.fan_out.only_if_access_role == "manager" else counts[child.fan_out.parent]
-    return total
-
-
 def runs_table(runs: list[Run]) -> str:
     lines = ["| run | day | simulator time | changes | requests | bound | sweep (req - bound) | child requests | "
              "child bound | child sweep | rows deleted | wall s |",
@@ -392,9 +379,8 @@ def scenario(args: argparse.Namespace, root: Path) -> tuple[list[Run], list[Tabl
     notes: list[str] = []
     with SimProcess(args.scale, seed=args.seed, rate_limit="off", latency_ms=0) as sim:
         counts = sim.counts()
-        users = sim.list_all("users", "users")
-        managers = {u["id"] for u in users if "manager" in (u.get("access_roles") or ())}
-        computed = computed_daily_sweep(counts, len(managers))
+        users, managers = sim.users_and_managers()
+        computed = all_child_requests(counts, len(managers))
         print(f"simulator: scale={args.scale}, seed {args.seed}, now {sim.now()}, {counts['invoices']:,} invoices, "
               f"{counts['estimates']:,} estimates, {len(users)} users ({len(managers)} managers); no rate limit; "
               f"source options {options}", flush=True)

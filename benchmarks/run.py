@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,21 +180,25 @@ def list_requests(e: Any, rows: int, incremental: bool = False) -> int:
 def minimum_full_requests(counts: dict[str, int], managers: int) -> int:
     """Pages of every top-level list (at least one each; a report one per period) plus one request per
     parent per child."""
-    total = sum(list_requests(e, counts.get(e.table, 0)) for e in TOP_LEVEL)
-    for child in FAN_OUT:
-        assert child.fan_out is not None
-        parents = managers if child.fan_out.only_if_access_role == "manager" else counts[child.fan_out.parent]
-        total += parents
-    return total
+    return sum(list_requests(e, counts.get(e.table, 0)) for e in TOP_LEVEL) + all_child_requests(counts, managers)
+
+
+def all_child_requests(counts: dict[str, int], managers: int) -> int:
+    """One request per parent per child endpoint (teammates: managers only): a full child sweep."""
+    return sum(managers if c.fan_out.only_if_access_role == "manager" else counts[c.fan_out.parent]
+               for c in FAN_OUT if c.fan_out is not None)
 
 
 def incremental_bound(changed: dict[str, list[int]], manager_ids: set[int]) -> int:
     """Pages of changed records per top-level list (at least one) plus one request per changed parent
     and child endpoint (teammates: changed managers only)."""
+    pages = sum(list_requests(e, len(set(changed.get(e.table, ()))), incremental=True) for e in TOP_LEVEL)
+    return pages + changed_child_requests(changed, manager_ids)
+
+
+def changed_child_requests(changed: Mapping[str, Iterable[int]], manager_ids: set[int]) -> int:
+    """One request per changed parent and child endpoint (teammates: changed managers only)."""
     total = 0
-    for endpoint in TOP_LEVEL:
-        n = len(set(changed.get(endpoint.table, ())))
-        total += list_requests(endpoint, n, incremental=True)
     for child in FAN_OUT:
         assert child.fan_out is not None
         parents = set(changed.get(child.fan_out.parent, ()))
@@ -238,8 +242,7 @@ def rate_limited_scenarios(
     with SimProcess(args.scale, seed=args.seed, rate_limit="harvest", time_scale=args.time_scale,
                     latency_ms=args.latency_ms) as sim:
         counts = sim.counts()
-        users = sim.list_all("users", "users")
-        manager_ids = {u["id"] for u in users if "manager" in (u.get("access_roles") or ())}
+        users, manager_ids = sim.users_and_managers()
         minimum = minimum_full_requests(counts, len(manager_ids))
         print(f"simulator: scale={args.scale}, {counts['time_entries']:,} time entries, {counts['invoices']:,} "
               f"invoices, {counts['estimates']:,} estimates, {len(users)} users ({len(manager_ids)} managers); "

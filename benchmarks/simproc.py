@@ -119,6 +119,11 @@ class SimProcess:
         response.raise_for_status()
         return response.json()
 
+    def users_and_managers(self) -> tuple[list[dict[str, Any]], set[int]]:
+        """Every user, and the ids of those Harvest reads teammates for (``manager`` in ``access_roles``)."""
+        users = self.list_all("users", "users")
+        return users, {u["id"] for u in users if "manager" in (u.get("access_roles") or ())}
+
     def list_all(self, path: str, records_key: str) -> list[dict[str, Any]]:
         """Every record of a list endpoint, read as an administrator (counts in the stats: reset after)."""
         headers = {"Authorization": f"Bearer {self.token}", "Harvest-Account-Id": self.account_id,
