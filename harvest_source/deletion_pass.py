@@ -36,6 +36,7 @@ import pendulum
 from .catalog import ENDPOINTS, Endpoint, children_of
 from .client import HarvestClient
 from .deletions import deleted_ids, narrowed, orphaned_children
+from .dlt_compat import ROW_ID
 from .dlt_compat.row_backend import row_backend
 from .errors import HarvestError, HarvestRunStopped
 from .listing_window import iso, shift
@@ -47,7 +48,6 @@ log = logging.getLogger("harvest_source")
 
 NARROWED = ("not swept: this token is not an administrator's, and Harvest shows it only some people's rows "
             "here; deleting the rest would delete records that exist")
-ROW_ID = "_dlt_id"  # a row's own id in every table dlt writes
 NO_SQL = ("plain parquet files cannot change a row: not looked for; deletes need a SQL destination (DuckDB, "
           "PostgreSQL, ...) or Delta tables (--table-format delta)")
 

@@ -33,6 +33,7 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
     """The hidden ``<parent>_listing`` resource, the parent's table, and its children's tables."""
     run: dict[str, ListingWindow] = {}
     consumers = [parent.table, *(c.table for c in children)]
+    plan = guard.report.deletions
 
     def listing() -> Iterator[Page]:
         selected = [t for t in consumers if t in dlt.current.source().selected_resources]
@@ -41,7 +42,6 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
         for table in selected:
             rotate = parent.table if table != parent.table else None
             run[table] = _open_window(states.setdefault(table, {}), options, rotate)
-        plan = guard.report.deletions
         if plan is not None:  # the deletion sweep runs when a child's sweep interval ends (``deletion_pass``)
             plan.child_windows([w.sweep or w.day_due for t, w in run.items() if t != parent.table])
         since = combine_bounds([w.listing_bound() for w in run.values()], start_bound(parent, options.start))
@@ -62,7 +62,6 @@ def family_resources(parent: Endpoint, children: tuple[Endpoint, ...], client: H
         return rows
 
     table = dlt.transformer(own_table, data_from=listing_resource, **resource_hints(parent))
-    plan = guard.report.deletions
     on_empty = plan.no_children if plan is not None else None
     deletes = plan.mode if plan is not None else None
     return [listing_resource, table,

@@ -12,3 +12,6 @@ hints), ``empty_tables`` (which tables the destination proves empty). The run's 
 (what a killed run left in the working folder), ``signals`` (dlt's received-signal flag), ``log_text``
 (the dlt warning we filter), ``config`` (which setting a ``ConfigFieldMissingException`` names).
 """
+
+# dlt's own id of every row it writes; a nested row names its root row's in ``_dlt_root_id`` (root_key=True)
+ROW_ID = "_dlt_id"

@@ -47,8 +47,9 @@ from dlt.destinations.impl.filesystem.factory import filesystem, filesystem_merg
 from dlt.destinations.impl.filesystem.filesystem import DeltaLoadFilesystemJob, FilesystemClient
 from dlt.destinations.job_impl import ReferenceFollowupJobRequest
 
+from . import ROW_ID
+
 DELETE_INSERT = "delete-insert"
-ROW_ID = "_dlt_id"
 _POSITION = "__harvest_position"
 # dlt's filesystem strategies, with delete-insert first: the default of a Delta table that names none
 MERGE_STRATEGIES: list[TLoaderMergeStrategy] = [DELETE_INSERT, "upsert", "insert-only", "cdc"]

@@ -29,10 +29,10 @@ import pyarrow.compute as pc
 from dlt.common.schema.utils import get_nested_tables
 
 from ..settings import SOFT_DELETED_COLUMN
+from . import ROW_ID
 
 DELTA = "delta"
 FILESYSTEM_TYPE = "dlt.destinations.filesystem"
-ROW_ID = "_dlt_id"
 ROOT_ID = "_dlt_root_id"
 
 

@@ -24,8 +24,7 @@ from dlt.common.schema.utils import get_nested_tables
 from dlt.destinations.job_client_impl import SqlJobClientBase
 
 from ..settings import DELETE_BATCH_IDS, SOFT_DELETED_COLUMN
-
-ROW_ID = "_dlt_id"
+from . import ROW_ID
 
 
 def sql_destination(pipeline: dlt.Pipeline) -> bool:
